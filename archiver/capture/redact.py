@@ -1,0 +1,153 @@
+"""Keeping secrets out of records (invariant 2).
+
+Access tokens, app secrets, API keys, cookies and signatures are replaced by a fixed marker in
+request and response records, in target URIs and in anything exported. Two nets catch them:
+the exact values the archiver itself holds (from the environment), wherever they occur and in
+whatever encoding, and well-known parameter and header names whose value is a credential
+whoever issued it (a Graph API ``paging.next`` URL carries the access token, for example).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
+
+MARKER = "REDACTED"
+
+# Names whose value is a credential in the URLs the archiver sends.
+SECRET_PARAMS = frozenset(
+    {
+        "access_token", "appsecret_proof", "client_secret", "api_key", "apikey", "key", "token",
+        "refresh_token", "id_token", "password", "signature", "sig", "x-amz-signature",
+        "x-amz-credential", "x-amz-security-token", "hub.verify_token",
+    }
+)
+# The subset that is unambiguous inside page content too (a city's own link may use "key=").
+_BODY_PARAMS = (
+    "access_token", "appsecret_proof", "client_secret", "refresh_token", "id_token",
+    "x-amz-signature", "x-amz-credential", "x-amz-security-token",
+)
+SECRET_HEADERS = frozenset(
+    {
+        "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key",
+        "x-goog-api-key", "x-amz-security-token", "x-hub-signature", "x-hub-signature-256",
+    }
+)
+_PARAM_IN_TEXT = re.compile(
+    r"(?i)((?:[?&;]|\\u0026|&amp;)(?:" + "|".join(re.escape(p) for p in _BODY_PARAMS) + r")=)"
+    r"([^&\"'\s<>\\]+)"
+)
+
+
+@dataclass
+class Redactions:
+    """What was removed from one record, for the record's own header."""
+
+    places: list[str] = field(default_factory=list)
+
+    def note(self, place: str) -> None:
+        if place not in self.places:
+            self.places.append(place)
+
+    def __bool__(self) -> bool:
+        return bool(self.places)
+
+    def header_value(self) -> str:
+        return "; ".join(self.places)
+
+
+def _variants(secret: str) -> set[str]:
+    """The forms a secret takes inside URLs, form bodies and JSON strings."""
+    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+    forms.add(json.dumps(secret)[1:-1].replace("/", "\\/"))
+    return {form for form in forms if form}
+
+
+class Redactor:
+    """Replaces secrets by ``MARKER``.
+
+    >>> r = Redactor(["s3cr3t-T0KEN"])
+    >>> r.url("https://graph.example/v26.0/1/feed?after=A&access_token=s3cr3t-T0KEN")[0]
+    'https://graph.example/v26.0/1/feed?after=A&access_token=REDACTED'
+    >>> r.body(b'{"next":"https://x/?a=1&access_token=s3cr3t-T0KEN"}')[0]
+    b'{"next":"https://x/?a=1&access_token=REDACTED"}'
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()):
+        values = {s for s in secrets if s and len(s) >= 4}
+        self._needles = sorted(
+            {form.encode() for value in values for form in _variants(value)}, key=len, reverse=True
+        )
+
+    def add_secret(self, secret: str) -> None:
+        if secret and len(secret) >= 4:
+            needles = {form.encode() for form in _variants(secret)} | set(self._needles)
+            self._needles = sorted(needles, key=len, reverse=True)
+
+    def _known(self, data: bytes) -> tuple[bytes, int]:
+        count = 0
+        for needle in self._needles:
+            if needle in data:
+                count += data.count(needle)
+                data = data.replace(needle, MARKER.encode())
+        return data, count
+
+    def url(self, url: str) -> tuple[str, bool]:
+        """The URL with secret query values replaced; True if anything changed."""
+        parts = urlsplit(url)
+        changed = False
+        if parts.query:
+            pairs = parse_qsl(parts.query, keep_blank_values=True)
+            cleaned = []
+            for name, value in pairs:
+                if name.lower() in SECRET_PARAMS and value and value != MARKER:
+                    value, changed = MARKER, True
+                cleaned.append((name, value))
+            if changed:
+                parts = parts._replace(query=urlencode(cleaned, safe=":/,"))
+        if parts.username or parts.password:
+            parts = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))
+            changed = True
+        result = urlunsplit(parts)
+        scrubbed, count = self._known(result.encode())
+        return scrubbed.decode(), changed or count > 0
+
+    def headers(self, headers: list[tuple[str, str]], redactions: Redactions) -> list[tuple[str, str]]:
+        cleaned = []
+        for name, value in headers:
+            if name.lower() in SECRET_HEADERS and value:
+                scheme = value.split(" ", 1)[0] if name.lower() == "authorization" and " " in value else ""
+                value = f"{scheme} {MARKER}".strip()
+                redactions.note(f"header:{name}")
+            else:
+                scrubbed, count = self._known(value.encode("latin-1", "replace"))
+                if count:
+                    value = scrubbed.decode("latin-1")
+                    redactions.note(f"header:{name}")
+            cleaned.append((name, value))
+        return cleaned
+
+    def body(self, data: bytes) -> tuple[bytes, int]:
+        """The body with known secrets and credential-named URL parameters replaced."""
+        data, count = self._known(data)
+        if b"=" not in data:
+            return data, count
+        hits = 0
+
+        def swap(match: re.Match[str]) -> str:
+            nonlocal hits
+            if match.group(2) == MARKER:
+                return match.group(0)
+            hits += 1
+            return match.group(1) + MARKER
+
+        text = _PARAM_IN_TEXT.sub(swap, data.decode("latin-1"))
+        return (text.encode("latin-1") if hits else data), count + hits
+
+    def text(self, text: str) -> str:
+        """For log lines and exports: every known secret and credential parameter masked."""
+        data, _ = self.body(text.encode("utf-8", "surrogateescape"))
+        return data.decode("utf-8", "surrogateescape")

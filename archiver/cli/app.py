@@ -1,0 +1,108 @@
+"""What every command shares: the config, the index, the store, output, and exit codes.
+
+Exit codes (PRODUCT.md): 0 success, 1 failure with a one-line reason on stderr, 2 bad usage
+or bad config. Resources are opened on first use, so ``check-config`` never needs a database
+and a typo in the config stops every command before anything runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from archiver.config import Config, config_path, load_config
+from archiver.index.db import IndexDB, IndexUnavailable, open_index
+from archiver.recovery import Recovery, RecoveryReport
+from storage import Storage, StorageError, open_storage
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger("archiver")
+
+
+class Failure(Exception):
+    """The command could not do its job; the message is the one line the operator sees."""
+
+
+class App:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self._config: Config | None = None
+        self._db: IndexDB | None = None
+        self._storage: Storage | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(config_path(self.args.config))
+        return self._config
+
+    @property
+    def db(self) -> IndexDB:
+        if self._db is None:
+            try:
+                self._db = open_index(self.config.database_url)
+            except IndexUnavailable as exc:
+                raise Failure(str(exc)) from None
+        return self._db
+
+    @property
+    def storage(self) -> Storage:
+        if self._storage is None:
+            try:
+                store = open_storage(self.config)
+                store.check()
+            except StorageError as exc:
+                raise Failure(str(exc)) from None
+            self._storage = store
+        return self._storage
+
+    def recover(self) -> RecoveryReport:
+        """Finish what an earlier run left half done, before doing anything new."""
+        report = Recovery(self.config, self.db, self.storage).run()
+        for key in report.completed:
+            log.warning("recovered half-written WARC %s (cut back to its last whole record)", key)
+        for key in report.stored:
+            log.warning("stored WARC left in the spool by an earlier run: %s", key)
+        for problem in report.errors:
+            log.error("%s", problem)
+        return report
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+
+
+def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """A table on a terminal, tab-separated lines when piped."""
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+        Console().print(table)
+        return
+    print("\t".join(columns))
+    for row in rows:
+        print("\t".join("" if row.get(c) is None else str(row.get(c)) for c in columns))
+
+
+def moment(text: str) -> datetime:
+    """A --since/--until value: a date (midnight UTC) or an ISO 8601 time (UTC if no zone)."""
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(), UTC)
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (2026-03-01) or time (2026-03-01T12:00)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,91 @@
+"""``archiver search`` and ``archiver show ITEM``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from archiver.cli.app import App, Failure, moment, print_json, print_table
+from archiver.items import ItemNotFound, find_item, item_history
+from archiver.search import SearchQuery, search
+
+STATES = ("visible", "edited", "hidden", "deleted", "unavailable")
+
+
+def add_filters(parser: argparse.ArgumentParser) -> None:
+    """The search filters, shared by ``search`` and ``export``."""
+    parser.add_argument("text", nargs="?", help='words that must all occur; "quote phrases"')
+    parser.add_argument("--account", action="append", default=[], help="account name (repeatable)")
+    parser.add_argument("--platform", action="append", default=[], help="platform (repeatable)")
+    parser.add_argument("--since", type=moment, help="posted on or after (2026-03-01 or ISO time, UTC)")
+    parser.add_argument("--until", type=moment, help="posted before (2026-06-01 or ISO time, UTC)")
+    parser.add_argument("--state", action="append", default=[], choices=STATES, help="version state (repeatable)")
+    parser.add_argument("--kind", action="append", default=[], help="post, comment, reply, entry, profile…")
+    parser.add_argument("--author", help="author name contains")
+
+
+def query_from(args: argparse.Namespace, limit: int = 50, offset: int = 0) -> SearchQuery:
+    return SearchQuery(text=args.text, accounts=tuple(args.account), platforms=tuple(args.platform),
+                       since=args.since, until=args.until, states=tuple(args.state), kinds=tuple(args.kind),
+                       author=args.author, limit=limit, offset=offset)
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = commands.add_parser("search", help="find items by words and filters")
+    add_filters(parser)
+    parser.add_argument("--limit", type=int, default=50, help="results per page (default 50)")
+    parser.add_argument("--offset", type=int, default=0, help="skip this many results")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(handler=run_search)
+    show = commands.add_parser("show", help="an item with every version and the evidence behind each")
+    show.add_argument("item", metavar="ITEM", help="item id from search, or ACCOUNT:PLATFORM-ID")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.set_defaults(handler=run_show)
+
+
+def run_search(app: App, args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise Failure("--limit must be at least 1")
+    with app.db.session() as session:
+        page = search(session, query_from(args, args.limit, args.offset))
+    if args.json:
+        print_json({"total": page.total, "offset": args.offset, "items": [hit.as_dict() for hit in page.hits]})
+        return 0
+    rows = [hit.as_dict() | {"posted": (hit.posted_at.strftime("%Y-%m-%d %H:%M") if hit.posted_at else "")}
+            for hit in page.hits]
+    print_table(rows, ["item_id", "account", "kind", "state", "posted", "author", "snippet"])
+    shown = f"{args.offset + 1}–{args.offset + len(page.hits)}" if page.hits else "0"
+    print(f"{shown} of {page.total} item(s)")
+    return 0
+
+
+def run_show(app: App, args: argparse.Namespace) -> int:
+    with app.db.session() as session:
+        try:
+            history = item_history(session, find_item(session, args.item))
+        except ItemNotFound as exc:
+            raise Failure(str(exc)) from None
+    if args.json:
+        print_json(history)
+        return 0
+    print(f"item {history['id']}  {history['account']} ({history['platform']})  {history['kind']}  "
+          f"{history['platform_id']}")
+    print(f"  state {history['state']}; posted {history['posted_at'] or 'unknown'}; author {history['author'] or '-'}")
+    print(f"  url {history['url'] or '-'}")
+    for version in history["versions"]:
+        print(f"\n  version {version['seq']}: {version['state']}")
+        if version["previous_last_observed_at"]:
+            print(f"    changed between {version['previous_last_observed_at']} and {version['first_observed_at']}")
+        print(f"    first observed {version['first_observed_at']}; last observed {version['last_observed_at']}")
+        for label in ("first_evidence", "last_evidence"):
+            evidence = version[label]
+            if evidence:
+                print(f"    {label.replace('_', ' ')}: {evidence['warc']} record {evidence['record_id']} "
+                      f"offset {evidence['offset']} sha256 {evidence['sha256']}")
+        print("    content: " + json.dumps(version["content"], ensure_ascii=False)[:2000])
+    for medium in history["media"]:
+        captured = medium["captures"][0] if medium["captures"] else None
+        where = (f"{captured['warc']} offset {captured['offset']} sha256 {captured['sha256']}"
+                 if captured else "not captured")
+        print(f"\n  media {medium['url']}: {where}")
+    return 0

@@ -1,0 +1,28 @@
+"""JSON Lines export: one item per line with every version and its evidence."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from archiver.exports.selection import ExportRequest, histories, matching_item_ids
+
+
+def export_jsonl(session: Session, request: ExportRequest, out: Path) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "items.jsonl"
+    digest, count = hashlib.sha256(), 0
+    with target.open("w", encoding="utf-8") as handle:
+        for history in histories(session, matching_item_ids(session, request.query)):
+            line = json.dumps(history, ensure_ascii=False, sort_keys=True) + "\n"
+            handle.write(line)
+            digest.update(line.encode("utf-8"))
+            count += 1
+    summary = request.describe() | {"format": "jsonl", "items": count,
+                                    "files": {target.name: {"sha256": digest.hexdigest()}}}
+    (out / "export.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary

@@ -1,0 +1,53 @@
+"""Which items an export covers, and the export's own description."""
+
+from __future__ import annotations
+
+import platform
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archiver import __version__
+from archiver.index.models import Item
+from archiver.items import item_history
+from archiver.search import SearchQuery, search
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    query: SearchQuery
+    requested_by: str
+    created_at: datetime
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "software": f"gov-social-archiver/{__version__}",
+            "python": platform.python_version(),
+            "host": socket.gethostname(),
+            "exported_at": self.created_at.astimezone(UTC).isoformat(),
+            "exported_by": self.requested_by,
+            "query": self.query.describe(),
+        }
+
+
+def matching_item_ids(session: Session, query: SearchQuery) -> list[int]:
+    """Every item the query matches (no paging), in search order."""
+    everything = SearchQuery(**{**query.__dict__, "limit": 1_000_000_000, "offset": 0})
+    return [hit.item_id for hit in search(session, everything).hits]
+
+
+def histories(session: Session, item_ids: list[int]) -> Iterator[dict[str, Any]]:
+    """Item histories a chunk at a time, so memory stays flat however many items there are."""
+    for start in range(0, len(item_ids), CHUNK):
+        chunk = item_ids[start:start + CHUNK]
+        items = {item.id: item for item in session.scalars(select(Item).where(Item.id.in_(chunk)))}
+        for item_id in chunk:
+            yield item_history(session, items[item_id])
+        session.expunge_all()

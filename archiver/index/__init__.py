@@ -1,0 +1,1 @@
+"""The index database: items, versions and evidence derived from the WARC files."""

@@ -1,0 +1,213 @@
+"""What every platform connector is made of: a client, its paginators, a parser, a fake server.
+
+A connector never touches WARC files or the index. Its client asks the recording session for
+pages; its parser turns one captured response into ``Observation``s. The same parser runs on
+live responses during a harvest and on WARC records during ``archiver reindex``, which is why
+the index can always be rebuilt from the WARCs alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+if TYPE_CHECKING:
+    from archiver.capture.retry import RetryPolicy
+    from archiver.capture.session import Exchange, RecordingSession
+    from archiver.config import AccountConfig, CaptureSection
+
+
+class VersionState(StrEnum):
+    VISIBLE = "visible"
+    EDITED = "edited"
+    HIDDEN = "hidden"
+    DELETED = "deleted"
+    UNAVAILABLE = "unavailable"
+
+
+class Headers(Mapping[str, str]):
+    """Case-insensitive, order-keeping response headers (first value wins on lookup)."""
+
+    def __init__(self, items: list[tuple[str, str]]):
+        self.items_list = list(items)
+        self._lookup: dict[str, str] = {}
+        for name, value in self.items_list:
+            self._lookup.setdefault(name.lower(), value)
+
+    def __getitem__(self, name: str) -> str:
+        return self._lookup[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._lookup)
+
+    def __len__(self) -> int:
+        return len(self._lookup)
+
+
+@dataclass(frozen=True)
+class CapturedResponse:
+    """One archived response as parsers see it, live or read back from a WARC.
+
+    ``url`` and ``body`` are the redacted forms that the WARC holds, with transfer and content
+    encodings removed, so a live parse and a reindex parse see exactly the same input.
+    """
+
+    url: str
+    status: int
+    headers: Headers
+    body: bytes
+    captured_at: datetime
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """An item as seen in one response: the unit the index turns into versions."""
+
+    platform_id: str
+    kind: str  # "post", "comment", "reply", "entry", "media", "profile"
+    content: Mapping[str, Any]  # normalized, JSON-serializable; what a version is made of
+    text: str = ""  # the words a search should find
+    state: VersionState = VersionState.VISIBLE
+    url: str | None = None
+    author: str | None = None
+    posted_at: datetime | None = None
+    parent_id: str | None = None
+    media_urls: tuple[str, ...] = ()
+
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical content and state: equal hashes mean "no new version"."""
+        canonical = json.dumps(
+            {"content": self.content, "state": self.state.value}, sort_keys=True, ensure_ascii=False, default=str
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Page:
+    """One fetched page and what its parser found in it."""
+
+    exchange: Exchange
+    observations: list[Observation]
+
+
+@dataclass
+class HarvestContext:
+    """What a connector gets for one harvest."""
+
+    account: AccountConfig
+    session: RecordingSession
+    capture: CaptureSection
+    cursor: dict[str, Any]
+    retry: RetryPolicy
+    options: BaseModel | None = None
+    # Set by the connector as it goes: the cursor to store once the data is durable, and
+    # whether the run covered everything it meant to (a partial run never advances the cursor).
+    next_cursor: dict[str, Any] = field(default_factory=dict)
+    complete: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class HarvestError(Exception):
+    """A harvest cannot go on; the message is the one-line reason shown to the operator."""
+
+
+class PlatformError(HarvestError):
+    """The platform answered with an error that retrying will not fix."""
+
+
+T = TypeVar("T")
+P = TypeVar("P")
+
+
+class Paginator(ABC, Generic[T, P]):
+    """Follows one listing page by page; subclasses say where the next page is.
+
+    ``current`` is what to request next (a URL, a cursor token...); ``None`` once finished.
+    ``P`` is the parsed page the subclass reads the next value from (a dict of JSON, a
+    parsed feed...), so a page is parsed once for its items and its paging alike. Loops and
+    listings that never end stop with a HarvestError instead of running forever.
+    """
+
+    def __init__(self, start: T | None, max_pages: int):
+        self.current: T | None = start
+        self.pages = 0
+        self.max_pages = max_pages
+        self._seen: set[Any] = set()
+
+    @abstractmethod
+    def next_value(self, page: P) -> T | None:
+        """Where the page after ``page`` is, or None if it was the last."""
+
+    @property
+    def finished(self) -> bool:
+        return self.current is None
+
+    def advance(self, page: P) -> None:
+        if self.current is not None:
+            self._seen.add(self.current)
+        self.pages += 1
+        following = self.next_value(page)
+        if following is not None and following in self._seen:
+            raise HarvestError(f"paging loops back to a page already fetched ({following}); the listing is broken")
+        if following is not None and self.pages >= self.max_pages:
+            raise HarvestError(
+                f"paging did not end after {self.pages} pages; if the listing really is that long, "
+                "raise [capture] max_pages"
+            )
+        self.current = following
+
+
+class Connector(ABC):
+    """A platform: how to check its account config, harvest it, and parse what it returns."""
+
+    platform: ClassVar[str]
+    options_model: ClassVar[type[BaseModel] | None] = None
+
+    @classmethod
+    def check_account(cls, account: AccountConfig) -> list[str]:
+        """Problems with an account's platform-specific keys, as "key: message" lines."""
+        if cls.options_model is None:
+            extra = [k for k in account.options() if not k.endswith("_env")]
+            return [f"{key}: unknown key for platform '{cls.platform}'" for key in extra]
+        try:
+            cls.options_model(**account.options())
+        except ValidationError as exc:
+            return [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return []
+
+    @classmethod
+    def options(cls, account: AccountConfig) -> BaseModel | None:
+        return cls.options_model(**account.options()) if cls.options_model else None
+
+    @classmethod
+    def secrets(cls, account: AccountConfig) -> list[str]:
+        """Every credential this account uses, so the recorder can keep them out of records."""
+        return [value for key in account.env_keys() if (value := account.secret(key, required=False))]
+
+    @classmethod
+    @abstractmethod
+    def parse(cls, response: CapturedResponse) -> list[Observation]:
+        """Items in one captured response; must be a pure function of ``response``."""
+
+    @abstractmethod
+    def harvest(self, context: HarvestContext) -> Iterator[Page]:
+        """Fetch the account's pages through ``context.session``; set next_cursor and complete."""
+
+
+class StrictOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)

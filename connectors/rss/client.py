@@ -1,0 +1,110 @@
+"""The RSS/Atom connector: fetch a feed (and its RFC 5005 pages) through the recording session.
+
+The first page is fetched conditionally (``If-None-Match`` / ``If-Modified-Since``), so an
+unchanged feed costs one small 304 exchange. Paging stops at the end of the feed or, on
+later harvests, at the first page holding nothing newer than the previous harvest saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from connectors.base import CapturedResponse, Connector, HarvestContext, Observation, Page, PlatformError
+from connectors.rss.paginator import FeedPaginator
+from connectors.rss.parser import parse_feed
+
+if TYPE_CHECKING:
+    from archiver.capture.session import Exchange
+    from archiver.config import AccountConfig
+
+
+def feed_url(account: AccountConfig) -> str:
+    """The account's feed URL, with ``base_url`` (if set) replacing its scheme and host.
+
+    >>> from archiver.config import AccountConfig
+    >>> feed_url(AccountConfig(name="yt", platform="rss", id="https://www.youtube.com/feeds/videos.xml?channel_id=UC1",
+    ...                        base_url="http://127.0.0.1:8765"))
+    'http://127.0.0.1:8765/feeds/videos.xml?channel_id=UC1'
+    """
+    if not account.base_url:
+        return account.id
+    base, original = urlsplit(account.base_url), urlsplit(account.id)
+    path = base.path.rstrip("/") + original.path
+    return urlunsplit((base.scheme, base.netloc, path, original.query, ""))
+
+
+class RssConnector(Connector):
+    platform = "rss"
+
+    @classmethod
+    def check_account(cls, account: AccountConfig) -> list[str]:
+        problems = super().check_account(account)
+        if not account.id.startswith(("http://", "https://", "file://")):
+            problems.append(f"id: {account.id!r} is not a feed URL; give the feed's http(s):// URL "
+                            "(or a file:// path to a saved feed)")
+        return problems
+
+    @classmethod
+    def parse(cls, response: CapturedResponse) -> list[Observation]:
+        return parse_feed(response).observations
+
+    def harvest(self, context: HarvestContext) -> Iterator[Page]:
+        url = feed_url(context.account)
+        if url.startswith("file://"):
+            yield from self._harvest_file(context, url)
+            return
+        cursor = context.cursor if context.cursor.get("url") == url else {}
+        conditional = {name: cursor[key] for name, key in (("If-None-Match", "etag"),
+                                                            ("If-Modified-Since", "last_modified")) if cursor.get(key)}
+        pages = FeedPaginator(url, max_pages=context.capture.max_pages)
+        newest: str | None = cursor.get("newest")
+        validators: dict[str, Any] = {}
+        while not pages.finished:
+            first = pages.pages == 0
+            target = pages.current
+            assert target is not None
+            exchange = context.retry.call(
+                lambda target=target, first=first: context.session.get(target, headers=conditional if first else None)
+            )
+            response = exchange.response
+            if first and response.status == 304:
+                context.notes.append("feed unchanged since the last harvest (HTTP 304)")
+                context.next_cursor, context.complete = dict(cursor), True
+                return
+            self._check(exchange)
+            page = parse_feed(response)
+            if page.problem:
+                raise PlatformError(f"{page.problem}; the response is kept in {exchange.evidence.warc_name}")
+            yield Page(exchange, page.observations)
+            if first:
+                validators = {"etag": response.headers.get("etag"),
+                              "last_modified": response.headers.get("last-modified")}
+            caught_up = bool(cursor.get("newest") and page.newest and page.newest <= cursor["newest"])
+            newest = max(filter(None, [newest, page.newest]), default=None)
+            if caught_up:
+                context.notes.append(f"stopped paging at page {pages.pages + 1}: nothing newer than the last harvest")
+                break
+            pages.advance(page)
+        context.next_cursor = {"url": url, **{k: v for k, v in validators.items() if v}, "newest": newest}
+        context.complete = True
+
+    def _harvest_file(self, context: HarvestContext, url: str) -> Iterator[Page]:
+        exchange = context.session.read_file(url)
+        page = parse_feed(exchange.response)
+        if page.problem:
+            raise PlatformError(f"{page.problem}; the file is kept in {exchange.evidence.warc_name}")
+        yield Page(exchange, page.observations)
+        context.next_cursor, context.complete = {"url": url, "newest": page.newest}, True
+
+    @staticmethod
+    def _check(exchange: Exchange) -> None:
+        status = exchange.response.status
+        if status == 200:
+            return
+        where = f"{exchange.response.url} answered HTTP {status}"
+        hint = {404: "check the feed URL in the account's id", 401: "the feed needs credentials",
+                403: "the server refuses the archiver; check access rules", 410: "the feed was removed"}
+        raise PlatformError(f"{where}: {hint.get(status, 'the server could not give the feed')} "
+                            f"(the response is kept in {exchange.evidence.warc_name})")

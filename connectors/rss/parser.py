@@ -1,0 +1,162 @@
+"""RSS 2.0 and Atom (RFC 4287) payloads to observations, via feedparser.
+
+Each entry is an item of kind "entry"; the feed itself is an item of kind "profile", so
+changes to the channel's title or description are kept too. Counters that change on every
+fetch (YouTube's views and star ratings) are not content: they would make a new version
+each harvest without anything having been edited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from calendar import timegm
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from connectors.base import CapturedResponse, Observation
+
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+FEED_TYPES = ("xml", "rss", "atom", "rdf")
+
+
+@dataclass
+class FeedPage:
+    """One parsed feed document."""
+
+    observations: list[Observation] = field(default_factory=list)
+    next_url: str | None = None
+    problem: str | None = None  # why this is not a usable feed, if it is not
+    newest: str | None = None  # latest published/updated time among its entries (ISO 8601)
+
+
+def plain_text(markup: str) -> str:
+    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", markup or ""))).strip()
+
+
+def _when(parsed: Any) -> datetime | None:
+    return datetime.fromtimestamp(timegm(parsed), UTC) if parsed else None
+
+
+def _links(entry: Any) -> list[dict[str, str]]:
+    return [{k: str(v) for k, v in link.items() if k in ("rel", "href", "type", "length", "title")}
+            for link in entry.get("links", [])]
+
+
+def _media(entry: Any) -> list[str]:
+    urls: list[str] = []
+    for enclosure in entry.get("enclosures", []):
+        if enclosure.get("href"):
+            urls.append(enclosure["href"])
+    for key in ("media_content", "media_thumbnail"):
+        for medium in entry.get(key, []) or []:
+            if medium.get("url"):
+                urls.append(medium["url"])
+    return list(dict.fromkeys(urls))
+
+
+def entry_id(entry: Any) -> str:
+    """The entry's stable id: its id/guid, else its link, else a digest of title and date."""
+    for key in ("id", "link"):
+        if entry.get(key):
+            return str(entry[key])
+    basis = f"{entry.get('title', '')}|{entry.get('published', entry.get('updated', ''))}"
+    return "sha256:" + hashlib.sha256(basis.encode()).hexdigest()
+
+
+def entry_observation(entry: Any) -> Observation:
+    content = [c.get("value", "") for c in entry.get("content", [])]
+    summary = entry.get("summary", "")
+    description = entry.get("media_description", "")  # YouTube's media:description
+    normalized = {
+        "title": entry.get("title", ""),
+        "link": entry.get("link"),
+        "summary": summary,
+        "content": content,
+        "description": description,
+        "published": entry.get("published"),
+        "updated": entry.get("updated"),
+        "author": entry.get("author"),
+        "links": _links(entry),
+        "enclosures": [dict(e) for e in entry.get("enclosures", [])],
+        "tags": [t.get("term") for t in entry.get("tags", [])],
+        "media": _media(entry),
+    }
+    for key in ("yt_videoid", "yt_channelid"):
+        if entry.get(key):
+            normalized[key] = entry[key]
+    words = " ".join(filter(None, [entry.get("title", ""), plain_text(summary), *map(plain_text, content),
+                                   plain_text(description)]))
+    return Observation(
+        platform_id=entry_id(entry),
+        kind="entry",
+        content=normalized,
+        text=words,
+        url=entry.get("link"),
+        author=entry.get("author"),
+        posted_at=_when(entry.get("published_parsed") or entry.get("updated_parsed")),
+        media_urls=tuple(normalized["media"]),
+    )
+
+
+def feed_observation(feed: Any, url: str) -> Observation:
+    """The feed's own description as of this fetch (its profile)."""
+    content = {
+        "title": feed.get("title", ""),
+        "subtitle": feed.get("subtitle", ""),
+        "link": feed.get("link"),
+        "author": feed.get("author"),
+        "language": feed.get("language"),
+        "rights": feed.get("rights"),
+        "image": (feed.get("image") or {}).get("href"),
+    }
+    return Observation(
+        platform_id=str(feed.get("id") or "feed"),
+        kind="profile",
+        content=content,
+        text=" ".join(filter(None, [content["title"], plain_text(content["subtitle"])])),
+        url=feed.get("link") or url,
+        author=feed.get("author"),
+    )
+
+
+def _looks_like_feed(response: CapturedResponse) -> bool:
+    kind = response.content_type
+    return not kind or any(word in kind for word in FEED_TYPES) or kind.startswith("text/")
+
+
+def parse_feed(response: CapturedResponse) -> FeedPage:
+    """Everything in one feed document; ``problem`` says why it is not a feed if it is not."""
+    if not _looks_like_feed(response):
+        return FeedPage(problem=f"{response.url} answered {response.content_type}, not a feed")
+    parsed = feedparser.parse(
+        response.body,
+        response_headers={"content-location": response.url, "content-type": response.headers.get("content-type", "")},
+        sanitize_html=False,  # records keep the markup as published
+        resolve_relative_uris=False,
+    )
+    if not parsed.entries and not parsed.feed.get("title") and (parsed.bozo or not parsed.version):
+        reason = str(parsed.get("bozo_exception", "no feed elements")).splitlines()[0]
+        return FeedPage(problem=f"{response.url} is not a valid RSS or Atom feed ({reason})")
+    page = FeedPage()
+    if parsed.feed:
+        page.observations.append(feed_observation(parsed.feed, response.url))
+    times: list[str] = []
+    for entry in parsed.entries:
+        observation = entry_observation(entry)
+        page.observations.append(observation)
+        stamp = _when(entry.get("updated_parsed") or entry.get("published_parsed"))
+        if stamp:
+            times.append(stamp.isoformat())
+    page.newest = max(times) if times else None
+    for link in parsed.feed.get("links", []):
+        if link.get("rel") == "next" and link.get("href"):
+            page.next_url = link["href"]
+    if parsed.bozo and page.observations:
+        page.problem = None  # recoverable: feedparser read the entries despite the flaw
+    return page
