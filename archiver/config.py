@@ -319,6 +319,13 @@ def missing_credentials(config: Config) -> Iterator[str]:
             yield f"storage.{key}: environment variable {variable} is not set"
 
 
+def configured_secrets(config: Config) -> list[str]:
+    """The values of every credential the config names, so logs and records can mask them."""
+    names = [v for account in config.accounts for v in account.env_keys().values()]
+    names += [n for n in (config.storage.access_key_id_env, config.storage.secret_access_key_env) if n]
+    return [value for name in names if (value := os.environ.get(name))]
+
+
 def storage_retention(config: Config) -> timedelta | None:
     days = config.storage.retain_days
     return timedelta(days=days) if days else None

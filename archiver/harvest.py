@@ -97,6 +97,14 @@ class HarvestRunner:
         started = now()
         uid = new_harvest_uid(started)
         outcome = HarvestOutcome(account.name, uid, "failed")
+        problem = _writable(self.config.spool_dir)
+        if problem:  # before anything else: nothing could be kept
+            with self.db.session() as session:
+                account_row = ensure_account(session, account.name, account.platform, redacted_id)
+                session.add(Harvest(uid=uid, account_id=account_row.id, started_at=started, finished_at=now(),
+                                    status="failed", error=problem, cursor_before=dict(account_row.cursor or {})))
+            outcome.error = problem
+            return outcome
         locks = self.config.spool_dir / ".locks"
         account_lock = try_lock(locks / f"account-{account.name}.lock", create=True)
         if account_lock is None:
@@ -123,9 +131,6 @@ class HarvestRunner:
             session.add(harvest)
             session.flush()
             account_id, harvest_id, cursor = account_row.id, harvest.id, dict(account_row.cursor or {})
-        problem = _writable(self.config.spool_dir)
-        if problem:
-            return self._finish(harvest_id, account_id, outcome, problem, None)
 
         files: dict[str, int] = {}  # WARC name → warc_files.id
         evidence_ids: dict[str, int] = {}  # response record id → evidence.id

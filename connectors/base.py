@@ -187,7 +187,12 @@ class Connector(ABC):
         try:
             cls.options_model(**account.options())
         except ValidationError as exc:
-            return [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+            return [
+                f"{'.'.join(str(p) for p in e['loc'])}: "
+                + (f"unknown key for platform '{cls.platform}'; check its spelling against config.example.toml"
+                   if e["type"] == "extra_forbidden" else e["msg"])
+                for e in exc.errors()
+            ]
         return []
 
     @classmethod

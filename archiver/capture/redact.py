@@ -10,6 +10,7 @@ whoever issued it (a Graph API ``paging.next`` URL carries the access token, for
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -151,3 +152,22 @@ class Redactor:
         """For log lines and exports: every known secret and credential parameter masked."""
         data, _ = self.body(text.encode("utf-8", "surrogateescape"))
         return data.decode("utf-8", "surrogateescape")
+
+
+class RedactingLogFilter(logging.Filter):
+    """Masks secrets in every log line, ours and libraries' alike (urllib3 logs request URLs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.redactor = Redactor()
+
+    def add_secrets(self, secrets: Iterable[str]) -> None:
+        for secret in secrets:
+            self.redactor.add_secret(secret)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = self.redactor.text(message)
+        if record.args or cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True

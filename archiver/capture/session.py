@@ -188,13 +188,13 @@ class RecordingSession:
     def _describe(self, prepared: requests.PreparedRequest, exc: Exception) -> str:
         url = self.redactor.url(prepared.url or "")[0]
         reason = {
-            requests.ConnectTimeout: "timed out connecting",
-            requests.ReadTimeout: "timed out waiting for the response",
-            requests.ConnectionError: "could not connect",
+            requests.ConnectTimeout: "timed out connecting to",
+            requests.ReadTimeout: "timed out waiting for the response from",
+            requests.ConnectionError: "could not connect to",
         }
         for kind, text in reason.items():
             if isinstance(exc, kind):
-                return f"{text} to {url}"
+                return f"{text} {url}"
         if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
             return f"timed out reading the response from {url}"
         if isinstance(exc, urllib3.exceptions.HTTPError | OSError):

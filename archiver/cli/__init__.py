@@ -8,6 +8,7 @@ import sys
 
 from archiver import __version__
 from archiver.cli import accounts, check_config, export, harvest, reindex, search
+from archiver.capture.redact import RedactingLogFilter
 from archiver.cli.app import EXIT_FAILURE, EXIT_USAGE, App, Failure
 from archiver.config import ConfigError
 
@@ -29,15 +30,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _logging(verbosity: int) -> None:
+def _logging(verbosity: int) -> RedactingLogFilter:
     level = logging.WARNING - 10 * min(verbosity, 2) if verbosity else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    secrets = RedactingLogFilter()
+    handler.addFilter(secrets)
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    return secrets
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _logging(args.verbose)
-    app = App(args)
+    app = App(args, _logging(args.verbose))
     try:
         return int(args.handler(app, args) or 0)
     except ConfigError as exc:

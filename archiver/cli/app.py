@@ -14,7 +14,8 @@ import sys
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from archiver.config import Config, config_path, load_config
+from archiver.capture.redact import RedactingLogFilter
+from archiver.config import Config, config_path, configured_secrets, load_config
 from archiver.index.db import IndexDB, IndexUnavailable, open_index
 from archiver.recovery import Recovery, RecoveryReport
 from storage import Storage, StorageError, open_storage
@@ -28,8 +29,9 @@ class Failure(Exception):
 
 
 class App:
-    def __init__(self, args: argparse.Namespace):
+    def __init__(self, args: argparse.Namespace, log_filter: RedactingLogFilter | None = None):
         self.args = args
+        self.log_filter = log_filter
         self._config: Config | None = None
         self._db: IndexDB | None = None
         self._storage: Storage | None = None
@@ -38,6 +40,8 @@ class App:
     def config(self) -> Config:
         if self._config is None:
             self._config = load_config(config_path(self.args.config))
+            if self.log_filter is not None:
+                self.log_filter.add_secrets(configured_secrets(self._config))
         return self._config
 
     @property

@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from connectors.base import CapturedResponse, Connector, HarvestContext, Observation, Page, PlatformError
+from connectors.base import (
+    CapturedResponse,
+    Connector,
+    HarvestContext,
+    Observation,
+    Page,
+    PlatformError,
+    StrictOptions,
+)
 from connectors.rss.paginator import FeedPaginator
 from connectors.rss.parser import parse_feed
 
@@ -35,8 +43,27 @@ def feed_url(account: AccountConfig) -> str:
     return urlunsplit((base.scheme, base.netloc, path, original.query, ""))
 
 
+class RssOptions(StrictOptions):
+    """Feeds behind a key: the account's ``token_env`` credential is sent as ``Authorization:
+    Bearer …``, or as the query parameter ``token_param`` (e.g. "key") when that is set."""
+
+    token_param: str | None = None
+
+
+def with_credential(url: str, token: str | None, param: str | None) -> tuple[str, dict[str, str] | None]:
+    """The URL and headers to send; a credential parameter already in the URL is replaced, not doubled."""
+    if not token:
+        return url, None
+    if param is None:
+        return url, {"Authorization": f"Bearer {token}"}
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != param] + [(param, token)]
+    return urlunsplit(parts._replace(query=urlencode(query))), None
+
+
 class RssConnector(Connector):
     platform = "rss"
+    options_model = RssOptions
 
     @classmethod
     def check_account(cls, account: AccountConfig) -> list[str]:
@@ -61,13 +88,14 @@ class RssConnector(Connector):
         pages = FeedPaginator(url, max_pages=context.capture.max_pages)
         newest: str | None = cursor.get("newest")
         validators: dict[str, Any] = {}
+        token = context.account.secret("token_env") if context.account.token_env else None
+        param = context.options.token_param if isinstance(context.options, RssOptions) else None
         while not pages.finished:
             first = pages.pages == 0
-            target = pages.current
-            assert target is not None
-            exchange = context.retry.call(
-                lambda target=target, first=first: context.session.get(target, headers=conditional if first else None)
-            )
+            assert pages.current is not None
+            target, auth = with_credential(pages.current, token, param)
+            headers = (conditional if first else {}) | (auth or {})
+            exchange = context.retry.call(lambda target=target, headers=headers: context.session.get(target, headers=headers))
             response = exchange.response
             if first and response.status == 304:
                 context.notes.append("feed unchanged since the last harvest (HTTP 304)")

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
+from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
 from connectors.base import CapturedResponse, Observation
 
@@ -140,8 +141,13 @@ def parse_feed(response: CapturedResponse) -> FeedPage:
         sanitize_html=False,  # records keep the markup as published
         resolve_relative_uris=False,
     )
-    if not parsed.entries and not parsed.feed.get("title") and (parsed.bozo or not parsed.version):
-        reason = str(parsed.get("bozo_exception", "no feed elements")).splitlines()[0]
+    flaw = parsed.get("bozo_exception") if parsed.bozo else None
+    if (flaw is not None and not isinstance(flaw, ThingsNobodyCaresAboutButMe)) or not (
+        parsed.entries or parsed.feed.get("title") or parsed.version
+    ):
+        # Ill-formed XML (a truncated page, most often) would yield half entries that look like
+        # edits; the bytes stay in the WARC and nothing from them enters the index.
+        reason = str(flaw or "no feed elements").splitlines()[0]
         return FeedPage(problem=f"{response.url} is not a valid RSS or Atom feed ({reason})")
     page = FeedPage()
     if parsed.feed:
@@ -157,6 +163,4 @@ def parse_feed(response: CapturedResponse) -> FeedPage:
     for link in parsed.feed.get("links", []):
         if link.get("rel") == "next" and link.get("href"):
             page.next_url = link["href"]
-    if parsed.bozo and page.observations:
-        page.problem = None  # recoverable: feedparser read the entries despite the flaw
     return page
