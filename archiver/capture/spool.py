@@ -25,7 +25,8 @@ OPEN_SUFFIX = ".open"
 
 
 def new_harvest_uid(moment: datetime) -> str:
-    return f"{moment.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    # Microseconds, so that harvests of one account sort in capture order by name alone.
+    return f"{moment.astimezone(UTC):%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(3)}"
 
 
 def month_of(moment: datetime) -> str:

@@ -61,12 +61,18 @@ def _media(entry: Any) -> list[str]:
     return list(dict.fromkeys(urls))
 
 
+def _raw(entry: Any, key: str) -> Any:
+    """A field as the feed had it: feedparser's ``get`` maps a missing "updated" to "published",
+    with a deprecation warning, and records must not confuse the two."""
+    return dict.get(entry, key)
+
+
 def entry_id(entry: Any) -> str:
     """The entry's stable id: its id/guid, else its link, else a digest of title and date."""
     for key in ("id", "link"):
         if entry.get(key):
             return str(entry[key])
-    basis = f"{entry.get('title', '')}|{entry.get('published', entry.get('updated', ''))}"
+    basis = f"{entry.get('title', '')}|{_raw(entry, 'published') or _raw(entry, 'updated') or ''}"
     return "sha256:" + hashlib.sha256(basis.encode()).hexdigest()
 
 
@@ -81,7 +87,7 @@ def entry_observation(entry: Any) -> Observation:
         "content": content,
         "description": description,
         "published": entry.get("published"),
-        "updated": entry.get("updated"),
+        "updated": _raw(entry, "updated"),
         "author": entry.get("author"),
         "links": _links(entry),
         "enclosures": [dict(e) for e in entry.get("enclosures", [])],
@@ -100,7 +106,7 @@ def entry_observation(entry: Any) -> Observation:
         text=words,
         url=entry.get("link"),
         author=entry.get("author"),
-        posted_at=_when(entry.get("published_parsed") or entry.get("updated_parsed")),
+        posted_at=_when(_raw(entry, "published_parsed") or _raw(entry, "updated_parsed")),
         media_urls=tuple(normalized["media"]),
     )
 
@@ -156,7 +162,7 @@ def parse_feed(response: CapturedResponse) -> FeedPage:
     for entry in parsed.entries:
         observation = entry_observation(entry)
         page.observations.append(observation)
-        stamp = _when(entry.get("updated_parsed") or entry.get("published_parsed"))
+        stamp = _when(_raw(entry, "updated_parsed") or _raw(entry, "published_parsed"))
         if stamp:
             times.append(stamp.isoformat())
     page.newest = max(times) if times else None
