@@ -122,7 +122,7 @@ class AccountConfig(BaseModel):
 
     @model_validator(mode="after")
     def _credentials_by_env(self) -> AccountConfig:
-        for key, value in self.options().items():
+        for key in self.options():
             if key.endswith("_env"):
                 continue
             if _INLINE_SECRET.search(key):

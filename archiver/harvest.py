@@ -17,10 +17,9 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-
 from datetime import datetime
 from importlib.metadata import version as package_version
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
@@ -30,8 +29,8 @@ from archiver.capture.media import MediaCapture
 from archiver.capture.redact import Redactor
 from archiver.capture.retry import RetryPolicy
 from archiver.capture.session import Exchange, FetchFailed, RecordingSession
-from archiver.capture.warc import RevisitTarget
 from archiver.capture.spool import HarvestWarcs, month_of, new_harvest_uid, try_lock
+from archiver.capture.warc import RevisitTarget
 from archiver.config import AccountConfig, Config, ConfigError, storage_retention
 from archiver.index.db import IndexDB
 from archiver.index.ledger import ensure_account, evidence_row, media_archived, now, revisit_target
@@ -206,7 +205,8 @@ class HarvestRunner:
                 store_warc(self.db, self.storage, warc, storage_retention(self.config))
             except StorageError as exc:
                 # Sealed and safe in the spool: the next start uploads and indexes it.
-                problem = f"{exc} — the WARCs stay in the spool ({self.config.spool_dir}) and are stored on the next start"
+                problem = (f"{exc} — the WARCs stay in the spool ({self.config.spool_dir}) "
+                           "and are stored on the next start")
                 return self._finish(harvest_id, account_id, outcome, problem, None, keep_running=True)
         outcome.new_versions = apply_staged(self.db, harvest_id, account_id)
         for warc in sealed:

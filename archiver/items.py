@@ -89,7 +89,7 @@ def item_history(session: Session, item: Item) -> dict[str, Any]:
     account = session.get(Account, item.account_id)
     assert account is not None
     versions = session.scalars(select(Version).where(Version.item_id == item.id).order_by(Version.seq)).all()
-    evidence = _evidence_by_id(session, {v.first_evidence_id for v in versions} | {v.last_evidence_id for v in versions})
+    evidence = _evidence_by_id(session, {e for v in versions for e in (v.first_evidence_id, v.last_evidence_id)})
     history = []
     previous: Version | None = None
     media_urls: list[str] = []

@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.capture.encoding import decode_content, dechunk
+from archiver.capture.encoding import dechunk, decode_content
 from archiver.capture.warc import parse_warc_date
 from archiver.index.db import IndexDB
 from archiver.index.ledger import ensure_account, now

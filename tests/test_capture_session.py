@@ -152,7 +152,7 @@ def test_oversized_media_is_kept_up_to_the_cap_and_marked_truncated(tmp_path: Pa
     exchange = session.get(feed_server.url("/media/big.mp4"), max_bytes=100_000)
     session._writer_for(datetime.now()).close()
     assert exchange.truncated
-    [(kind, headers, body, _), _] = records(path)
+    [(_, headers, body, _), _] = records(path)
     assert headers["WARC-Truncated"] == "length" and len(body) == 100_000
 
 

@@ -9,14 +9,14 @@ import sys
 import threading
 import time
 
+from conftest import ROOT, Workspace
 from sqlalchemy import select
+from test_harvest import warcio_check
 
 from archiver.daemon import Daemon
 from archiver.index.models import Harvest
-from conftest import ROOT, Workspace
 from connectors.rss.fakeserver import FakeFeed, FakeFeedServer
 from storage.local import LocalStorage
-from test_harvest import warcio_check
 
 
 def test_every_account_is_harvested_at_start_then_on_schedule(workspace: Workspace,
@@ -60,7 +60,7 @@ def test_sigterm_finishes_and_seals_what_is_in_flight(workspace: Workspace, feed
     while len(feed_server.requests_for("/slow.atom")) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=30)
+    _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert "finishing and sealing what is in flight" in err
     assert workspace.spool_files() == []

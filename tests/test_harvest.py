@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import Workspace
 from sqlalchemy import func, select
 
 from archiver.index.models import Account, Evidence, Harvest, Item, Version
-from conftest import Workspace
 from connectors.rss.fakeserver import FakeFeed, FakeFeedServer
 
 
@@ -138,7 +138,8 @@ def test_endless_paging_stops_at_max_pages_and_keeps_what_it_got(workspace: Work
     workspace.account("news", feed_server.url("/feeds/news.atom"))
     result = workspace.cli("harvest")
     assert result.code == 1
-    assert "paging did not end after 4 pages; if the listing really is that long, raise [capture] max_pages" in result.err
+    assert "paging did not end after 4 pages; if the listing really is that long, raise [capture] max_pages" in (
+        result.err)
     assert count(workspace, Item, Item.kind == "entry") == 20  # four pages of five, all kept
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from archiver.capture.warc import parse_warc_date
 from conftest import FIXTURES, ROOT
+
+from archiver.capture.warc import parse_warc_date
 from connectors.base import CapturedResponse, Headers
 from connectors.rss.parser import parse_feed
 
 
-def response(body: bytes, content_type: str = "application/atom+xml", url: str = "https://x/feed.xml") -> CapturedResponse:
+def response(body: bytes, content_type: str = "application/atom+xml",
+             url: str = "https://x/feed.xml") -> CapturedResponse:
     return CapturedResponse(url, 200, Headers([("Content-Type", content_type)]), body,
                             parse_warc_date("2026-11-23T00:00:00.000000Z"))
 

@@ -45,7 +45,7 @@ def sha256_label(data: bytes) -> str:
 
 def digest_hex(label: str) -> str:
     """Hex of a WARC digest label ("sha256:BASE32..." → "ab12...")."""
-    algorithm, _, value = label.partition(":")
+    _, _, value = label.partition(":")
     try:
         return base64.b32decode(value).hex()
     except (binascii.Error, ValueError):

@@ -7,8 +7,8 @@ import logging
 import sys
 
 from archiver import __version__
-from archiver.cli import accounts, check_config, export, harvest, reindex, search
 from archiver.capture.redact import RedactingLogFilter
+from archiver.cli import accounts, check_config, export, harvest, reindex, search
 from archiver.cli.app import EXIT_FAILURE, EXIT_USAGE, App, Failure
 from archiver.config import ConfigError
 

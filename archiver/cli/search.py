@@ -54,7 +54,7 @@ def run_search(app: App, args: argparse.Namespace) -> int:
     rows = [hit.as_dict() | {"posted": (hit.posted_at.strftime("%Y-%m-%d %H:%M") if hit.posted_at else "")}
             for hit in page.hits]
     print_table(rows, ["item_id", "account", "kind", "state", "posted", "author", "snippet"])
-    shown = f"{args.offset + 1}–{args.offset + len(page.hits)}" if page.hits else "0"
+    shown = f"{args.offset + 1} to {args.offset + len(page.hits)}" if page.hits else "0"
     print(f"{shown} of {page.total} item(s)")
     return 0
 

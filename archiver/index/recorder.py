@@ -18,12 +18,12 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from archiver.index.models import Evidence, Item, Version
+from connectors.base import Observation, VersionState
 
 # Core tables: bulk statements without the ORM's per-row bookkeeping.
 ITEMS = Item.__table__
 VERSIONS = Version.__table__
 EVIDENCE = Evidence.__table__
-from connectors.base import Observation, VersionState
 
 
 @dataclass(frozen=True)

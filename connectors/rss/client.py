@@ -95,7 +95,9 @@ class RssConnector(Connector):
             assert pages.current is not None
             target, auth = with_credential(pages.current, token, param)
             headers = (conditional if first else {}) | (auth or {})
-            exchange = context.retry.call(lambda target=target, headers=headers: context.session.get(target, headers=headers))
+            exchange = context.retry.call(
+                lambda target=target, headers=headers: context.session.get(target, headers=headers)
+            )
             response = exchange.response
             if first and response.status == 304:
                 context.notes.append("feed unchanged since the last harvest (HTTP 304)")
