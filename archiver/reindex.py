@@ -223,7 +223,6 @@ DERIVED_TABLES = (StagedObservation, Version, Item, Evidence, WarcFile, Harvest)
 def clear_derived(db: IndexDB) -> None:
     """Empty the tables that reindex rebuilds. Nothing that is not derived from WARCs is touched."""
     with db.session() as session:
-        session.execute(Item.__table__.update().values(latest_version_id=None))
         for table in DERIVED_TABLES:
             session.execute(delete(table))
         session.execute(Account.__table__.update().values(cursor={}))

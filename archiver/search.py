@@ -134,8 +134,11 @@ def search(session: Session, query: SearchQuery) -> SearchPage:
         base = base.where(and_(*conditions))
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = session.execute(base.order_by(*order).limit(query.limit).offset(query.offset)).all()
-    latest = {v.item_id: v.text for v in session.scalars(
-        select(Version).where(Version.id.in_([row[0].latest_version_id for row in rows])))}
+    latest = {item_id: words for item_id, words in session.execute(
+        select(Version.item_id, Version.text)
+        .join(Item, and_(Item.id == Version.item_id, Item.version_count == Version.seq))
+        .where(Version.item_id.in_([row[0].id for row in rows]))
+    )}
     hits = [
         SearchHit(item.id, account, platform, item.platform_id, item.kind, item.state, item.posted_at, item.author,
                   item.url, _snippet(latest.get(item.id, ""), query.text))

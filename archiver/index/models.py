@@ -142,8 +142,7 @@ class Item(Base):
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     state: Mapped[str] = mapped_column(String(16))
-    version_count: Mapped[int] = mapped_column(Integer, default=1)
-    latest_version_id: Mapped[int | None] = mapped_column(Integer)
+    version_count: Mapped[int] = mapped_column(Integer, default=1)  # also the seq of the latest version
     latest_hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (UniqueConstraint("account_id", "platform_id", name="uq_items_account_platform_id"),)

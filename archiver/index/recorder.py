@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from archiver.index.models import Evidence, Item, Version
@@ -42,8 +42,7 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 class _Known:
     item_id: int
     latest_hash: str
-    latest_version_id: int
-    version_count: int
+    version_count: int  # also the seq of the latest version
     state: str
     last_observed_at: datetime
 
@@ -117,94 +116,93 @@ class VersionRecorder:
         known: dict[str, _Known] = {}
         for start in range(0, len(platform_ids), 500):
             rows = self.session.execute(
-                select(Item.id, Item.platform_id, Item.latest_hash, Item.latest_version_id, Item.version_count,
-                       Item.state, Version.last_observed_at)
-                .join(Version, Version.id == Item.latest_version_id)
-                .where(Item.account_id == self.account_id, Item.platform_id.in_(platform_ids[start:start + 500]))
+                select(ITEMS.c.id, ITEMS.c.platform_id, ITEMS.c.latest_hash, ITEMS.c.version_count, ITEMS.c.state,
+                       VERSIONS.c.last_observed_at)
+                .join(VERSIONS, and_(VERSIONS.c.item_id == ITEMS.c.id, VERSIONS.c.seq == ITEMS.c.version_count))
+                .where(ITEMS.c.account_id == self.account_id, ITEMS.c.platform_id.in_(platform_ids[start:start + 500]))
             )
             for row in rows:
-                known[row.platform_id] = _Known(row.id, row.latest_hash, row.latest_version_id, row.version_count,
-                                                row.state, row.last_observed_at)
+                known[row.platform_id] = _Known(row.id, row.latest_hash, row.version_count, row.state,
+                                                row.last_observed_at)
         return known
 
     def _apply_unique(self, chunk: list[Observed]) -> None:
         known = self._load([o.observation.platform_id for o in chunk])
-        fresh = [o for o in chunk if o.observation.platform_id not in known]
-        if fresh:
-            rows = self.session.execute(
-                insert(ITEMS).returning(ITEMS.c.id, ITEMS.c.platform_id, sort_by_parameter_order=True),
-                [self._item_row(o) for o in fresh],
-            )
-            for row in rows:
-                known[row.platform_id] = _Known(row.id, "", 0, 0, "", _NEVER)
-        new_rows: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        digests = [o.observation.content_hash() for o in chunk]
+        versions: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
         touched: list[dict[str, Any]] = []
-        for observed in chunk:
-            observation = observed.observation
-            state = known[observation.platform_id]
-            digest = observation.content_hash()
-            if state.version_count and digest == state.latest_hash:
-                if observed.observed_at > state.last_observed_at:
-                    touched.append({"v_id": state.latest_version_id, "v_at": observed.observed_at,
-                                    "v_ev": observed.evidence_id, "i_id": state.item_id})
-                continue
-            new_rows.append(self._version_row(observed, state, digest))
-        if new_rows:
-            created = self.session.execute(
-                insert(VERSIONS).returning(VERSIONS.c.id, sort_by_parameter_order=True), [row for row, _ in new_rows]
+        fresh: list[tuple[Observed, str]] = []
+        for observed, digest in zip(chunk, digests, strict=True):
+            state = known.get(observed.observation.platform_id)
+            if state is None:
+                fresh.append((observed, digest))
+            elif digest != state.latest_hash:
+                versions.append(self._version_row(observed, state, digest))
+                changed.append(self._item_update(observed, versions[-1]))
+            elif observed.observed_at > state.last_observed_at:
+                touched.append({"t_item": state.item_id, "t_seq": state.version_count, "t_at": observed.observed_at,
+                                "t_ev": observed.evidence_id})
+        if fresh:
+            # An item is born with its first version's fields, so it needs no update afterwards.
+            rows = self.session.execute(
+                insert(ITEMS).returning(ITEMS.c.id, sort_by_parameter_order=True),
+                [self._item_row(observed, digest) for observed, digest in fresh],
             ).all()
+            for (observed, digest), row in zip(fresh, rows, strict=True):
+                versions.append(self._version_row(observed, _Known(row.id, "", 0, "", _NEVER), digest))
+        if versions:
+            self.session.execute(insert(VERSIONS), versions)
+            self.new_versions += len(versions)
+        if changed:
             self.session.execute(
-                update(ITEMS).where(ITEMS.c.id == bindparam("i_id")).values(
-                    latest_version_id=bindparam("i_version"), latest_hash=bindparam("i_hash"),
-                    version_count=bindparam("i_count"), state=bindparam("i_state"),
-                    last_seen_at=bindparam("i_seen"), url=bindparam("i_url"), author=bindparam("i_author"),
-                    posted_at=bindparam("i_posted"), parent_platform_id=bindparam("i_parent"),
+                update(ITEMS).where(ITEMS.c.id == bindparam("c_id")).values(
+                    latest_hash=bindparam("c_hash"), version_count=bindparam("c_seq"), state=bindparam("c_state"),
+                    last_seen_at=bindparam("c_seen"), url=bindparam("c_url"), author=bindparam("c_author"),
+                    posted_at=bindparam("c_posted"), parent_platform_id=bindparam("c_parent"),
                 ),
-                [
-                    {"i_id": row["item_id"], "i_version": made.id, "i_hash": row["content_hash"],
-                     "i_count": row["seq"], "i_state": row["state"], "i_seen": row["last_observed_at"], **item}
-                    for (row, item), made in zip(new_rows, created, strict=True)
-                ],
+                changed,
             )
-            self.new_versions += len(new_rows)
         if touched:
             self.session.execute(
-                update(VERSIONS).where(VERSIONS.c.id == bindparam("v_id")).values(
-                    last_observed_at=bindparam("v_at"), last_evidence_id=bindparam("v_ev")
-                ),
+                update(VERSIONS).where(VERSIONS.c.item_id == bindparam("t_item"), VERSIONS.c.seq == bindparam("t_seq"))
+                .values(last_observed_at=bindparam("t_at"), last_evidence_id=bindparam("t_ev")),
                 touched,
             )
             self.session.execute(
-                update(ITEMS).where(ITEMS.c.id == bindparam("i_id")).values(last_seen_at=bindparam("v_at")), touched
+                update(ITEMS).where(ITEMS.c.id == bindparam("t_item")).values(last_seen_at=bindparam("t_at")), touched
             )
 
-    def _item_row(self, observed: Observed) -> dict[str, Any]:
+    def _item_row(self, observed: Observed, digest: str) -> dict[str, Any]:
         observation = observed.observation
         return {
             "account_id": self.account_id, "platform_id": observation.platform_id, "kind": observation.kind,
             "parent_platform_id": observation.parent_id, "url": observation.url, "author": observation.author,
             "posted_at": observation.posted_at, "first_seen_at": observed.observed_at,
-            "last_seen_at": observed.observed_at, "state": observation.state.value, "version_count": 0,
-            "latest_hash": "",
+            "last_seen_at": observed.observed_at, "state": derived_state(observation.state, None),
+            "version_count": 1, "latest_hash": digest,
         }
 
-    def _version_row(
-        self, observed: Observed, known: _Known, digest: str
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    @staticmethod
+    def _item_update(observed: Observed, version: dict[str, Any]) -> dict[str, Any]:
+        observation = observed.observation
+        return {"c_id": version["item_id"], "c_hash": version["content_hash"], "c_seq": version["seq"],
+                "c_state": version["state"], "c_seen": observed.observed_at, "c_url": observation.url,
+                "c_author": observation.author, "c_posted": observation.posted_at, "c_parent": observation.parent_id}
+
+    @staticmethod
+    def _version_row(observed: Observed, known: _Known, digest: str) -> dict[str, Any]:
         observation = observed.observation
         state = derived_state(observation.state, known.state if known.version_count else None)
         known.version_count += 1
         known.latest_hash, known.state, known.last_observed_at = digest, state, observed.observed_at
-        row = {
+        return {
             "item_id": known.item_id, "seq": known.version_count, "content_hash": digest, "state": state,
             "content": dict(observation.content), "text": observation.text,
             "media_urls": list(observation.media_urls), "first_observed_at": observed.observed_at,
             "last_observed_at": observed.observed_at, "first_evidence_id": observed.evidence_id,
             "last_evidence_id": observed.evidence_id,
         }
-        item = {"i_url": observation.url, "i_author": observation.author, "i_posted": observation.posted_at,
-                "i_parent": observation.parent_id}
-        return row, item
 
 
 def insert_evidence(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:

@@ -87,7 +87,6 @@ def upgrade() -> None:
         sa.Column("last_seen_at", sa.DateTime(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("version_count", sa.Integer(), nullable=False),
-        sa.Column("latest_version_id", sa.Integer(), nullable=True),
         sa.Column("latest_hash", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name=op.f("fk_items_account_id_accounts")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_items")),
