@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -37,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 from archiver.config import load_config  # noqa: E402
 from archiver.harvest import HarvestRunner  # noqa: E402
 from archiver.index.db import open_index  # noqa: E402
+from connectors.base import CapturedResponse, Headers  # noqa: E402
+from connectors.rss.parser import parse_feed  # noqa: E402
 from storage import open_storage  # noqa: E402
 
 FEED = "/feeds/city.atom"
@@ -70,6 +73,19 @@ def floor(base: str, pages: int, out: Path) -> float:
 
             writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body),
                                                           length=len(body), http_headers=headers))
+    return time.perf_counter() - start
+
+
+def feedparser_only(base: str, pages: int) -> float:
+    """The connector's parser alone over the same pages (fetched beforehand): the parsing floor."""
+    session = requests.Session()
+    session.trust_env = False
+    bodies = [session.get(f"{base}{FEED}" + (f"?page={page}" if page > 1 else "")).content
+              for page in range(1, pages + 1)]
+    start = time.perf_counter()
+    for body in bodies:
+        parse_feed(CapturedResponse(f"{base}{FEED}", 200, Headers([("Content-Type", "application/atom+xml")]), body,
+                                    datetime.now(UTC)))
     return time.perf_counter() - start
 
 
@@ -118,6 +134,7 @@ def main() -> None:
     server, base = serve(args.entries, args.page_size)
     floor_times, ours_times, items = [], [], 0
     try:
+        parse_seconds = feedparser_only(base, pages)
         for _ in range(args.rounds):
             with tempfile.TemporaryDirectory() as workdir:
                 floor_times.append(floor(base, pages, Path(workdir)))
@@ -133,6 +150,12 @@ def main() -> None:
     print(f"floor (requests + warcio WARCWriter): {floor_rate:10.0f} items/s  (best of {args.rounds})")
     print(f"archiver harvest (full pipeline):     {ours_rate:10.0f} items/s  ({items} observations)")
     print(f"ratio archiver/floor: {ours_rate / floor_rate:.2f}  (target >= 0.8)")
+    parse_rate = args.entries / parse_seconds
+    rest = min(ours_times) - parse_seconds
+    print(f"feed parsing alone (feedparser):      {parse_rate:10.0f} items/s  = {parse_seconds / min(ours_times):.0%} "
+          "of the harvest's time")
+    print(f"archiver without parsing:             {args.entries / rest:10.0f} items/s  "
+          f"(ratio to floor {args.entries / rest / floor_rate:.2f})")
     print("peak RSS of a harvest in a fresh process, by feed size:")
     for size in [int(s) for s in args.sizes.split(",")]:
         result = subprocess.run([sys.executable, __file__, "--child", str(size), "--page-size", str(args.page_size)],

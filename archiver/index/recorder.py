@@ -145,12 +145,17 @@ class VersionRecorder:
                                 "t_ev": observed.evidence_id})
         if fresh:
             # An item is born with its first version's fields, so it needs no update afterwards.
-            rows = self.session.execute(
-                insert(ITEMS).returning(ITEMS.c.id, sort_by_parameter_order=True),
-                [self._item_row(observed, digest) for observed, digest in fresh],
-            ).all()
-            for (observed, digest), row in zip(fresh, rows, strict=True):
-                versions.append(self._version_row(observed, _Known(row.id, "", 0, "", _NEVER), digest))
+            # (A plain executemany and one select is far faster than RETURNING row by row.)
+            self.session.execute(insert(ITEMS), [self._item_row(observed, digest) for observed, digest in fresh])
+            ids = dict(self.session.execute(
+                select(ITEMS.c.platform_id, ITEMS.c.id).where(
+                    ITEMS.c.account_id == self.account_id,
+                    ITEMS.c.platform_id.in_([observed.observation.platform_id for observed, _ in fresh]),
+                )
+            ).all())
+            for observed, digest in fresh:
+                item_id = ids[observed.observation.platform_id]
+                versions.append(self._version_row(observed, _Known(item_id, "", 0, "", _NEVER), digest))
         if versions:
             self.session.execute(insert(VERSIONS), versions)
             self.new_versions += len(versions)
