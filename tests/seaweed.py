@@ -82,7 +82,7 @@ class SeaweedServer:
             try:
                 self.client().list_buckets()
                 return self
-            except Exception:  # noqa: BLE001 - not up yet
+            except Exception:
                 time.sleep(0.3)
         tail = (self.folder / "weed.log").read_text(errors="replace")[-3000:]
         self.stop()

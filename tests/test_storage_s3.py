@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from seaweed import SeaweedServer, storage_lines
 
 from archiver.config import parse_config
-from seaweed import SeaweedServer, storage_lines
 from storage import ObjectConflict, ObjectLocked, StorageError, StorageUnavailable, open_storage
 from storage.s3 import S3Storage
 
@@ -66,7 +66,7 @@ def test_object_lock_and_legal_hold_stop_deletion(tmp_path: Path, seaweedfs: Sea
     assert storage.put("locked.warc.gz", path, digest, retain_until=until).retain_until == until
     retention = seaweedfs.client().get_object_retention(Bucket=s3_bucket, Key="city/locked.warc.gz")["Retention"]
     assert retention["Mode"] == "GOVERNANCE"
-    with pytest.raises(ObjectLocked, match="locked.warc.gz"):
+    with pytest.raises(ObjectLocked, match=r"locked\.warc\.gz"):
         storage.delete("locked.warc.gz")
     assert storage.read_range("locked.warc.gz", 0, 6) == b"record"
 
