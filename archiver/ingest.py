@@ -9,7 +9,7 @@ chunk's staged rows deleted in the same transaction that applies them.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -73,7 +73,3 @@ def drop_file_evidence(session: Session, warc_file_id: int) -> None:
     evidence_ids = select(Evidence.id).where(Evidence.warc_file_id == warc_file_id).scalar_subquery()
     session.execute(delete(StagedObservation).where(StagedObservation.evidence_id.in_(evidence_ids)))
     session.execute(delete(Evidence).where(Evidence.warc_file_id == warc_file_id))
-
-
-def capture_order(moment: datetime) -> str:
-    return moment.isoformat()

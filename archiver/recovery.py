@@ -31,7 +31,7 @@ from archiver.index.ledger import now
 from archiver.index.models import Harvest, StagedObservation, WarcFile
 from archiver.ingest import apply_staged, drop_file_evidence, store_warc
 from archiver.reindex import WarcIndexer
-from storage.base import Storage, StorageError
+from storage.base import Storage, StorageError, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,13 @@ class RecoveryReport:
 
     def __bool__(self) -> bool:
         return bool(self.completed or self.stored or self.pending or self.harvests or self.errors)
+
+
+@dataclass
+class _Recovered:
+    sealed: SealedWarc
+    from_bytes: bool  # index from the file itself, not from what the dead process staged
+    state: str | None = None  # the index's state for the file before recovery
 
 
 def _uid_of(path: Path) -> str:
@@ -96,56 +103,60 @@ class Recovery:
         return report
 
     def _recover(self, uid: str, paths: list[Path], report: RecoveryReport) -> None:
-        plan: list[tuple[SealedWarc, bool]] = []  # (file, index from its own bytes?)
+        files: list[_Recovered] = []
         for path in paths:
             if path.name.endswith(OPEN_SUFFIX):
                 sealed = _complete_open_file(path)
                 report.completed.append(sealed.key)
-                plan.append((sealed, True))
             else:
-                plan.append((SealedWarc(path.relative_to(self.config.spool_dir).as_posix(), path,
-                                        path.stat().st_size, _sha256(path)), False))
+                sealed = SealedWarc(path.relative_to(self.config.spool_dir).as_posix(), path, path.stat().st_size,
+                                    file_sha256(path))
+            files.append(_Recovered(sealed, from_bytes=path.name.endswith(OPEN_SUFFIX)))
         with self.db.session() as session:
             harvest = session.scalar(select(Harvest).where(Harvest.uid == uid))
-            harvest_id = harvest.id if harvest else None
-            account_id = harvest.account_id if harvest else None
-            for sealed, from_bytes in plan:
-                warc = session.scalar(select(WarcFile).where(WarcFile.key == sealed.key))
-                if warc is not None and (from_bytes or warc.state == "open"):
-                    # The dead process's staging for this file is not trusted; the file is.
-                    drop_file_evidence(session, warc.id)
-                    session.delete(warc)
-                    plan[plan.index((sealed, from_bytes))] = (sealed, True)
-        for sealed, _ in plan:
-            if self._already_stored(sealed):
-                continue
+            owner = (harvest.id, harvest.account_id) if harvest else None
+            for recovered in files:
+                warc = session.scalar(select(WarcFile).where(WarcFile.key == recovered.sealed.key))
+                recovered.state = warc.state if warc else None
+                if warc is None or recovered.from_bytes or warc.state == "open":
+                    # What the dead process staged for this file is not trusted; the file itself is.
+                    recovered.from_bytes = True
+                    if warc is not None:
+                        drop_file_evidence(session, warc.id)
+                        session.delete(warc)
+        retain_for = storage_retention(self.config)
+        for recovered in files:
+            sealed = recovered.sealed
             try:
-                store_warc_or_register(self.db, self.storage, sealed, self.config)
+                if recovered.from_bytes:  # the index row comes back when the file is indexed below
+                    self.storage.put(sealed.key, sealed.path, sealed.sha256,
+                                     retain_until=now() + retain_for if retain_for else None)
+                elif recovered.state != "stored":
+                    store_warc(self.db, self.storage, sealed, retain_for)
+                else:
+                    continue
             except StorageError as exc:
                 report.pending.append(sealed.key)
                 raise StorageError(f"{sealed.key} stays in the spool: {exc}") from None
             report.stored.append(sealed.key)
         indexer = WarcIndexer(self.db)
-        for sealed, from_bytes in plan:
-            if from_bytes:
+        for recovered in files:
+            sealed = recovered.sealed
+            if recovered.from_bytes:
                 with sealed.path.open("rb") as stream:
                     indexer.index(sealed.key, stream, size=sealed.size, sha256=sealed.sha256)
-            elif harvest_id is not None and account_id is not None:
+            elif owner is not None:
                 with self.db.session() as session:
                     warc_id = session.scalar(select(WarcFile.id).where(WarcFile.key == sealed.key))
-                apply_staged(self.db, harvest_id, account_id, warc_id)
+                apply_staged(self.db, *owner, warc_id)
         with self.db.session() as session:
             harvest = session.scalar(select(Harvest).where(Harvest.uid == uid))
             if harvest is not None and harvest.status == "running":
                 harvest.status, harvest.finished_at = "interrupted", now()
                 harvest.error = harvest.error or "the process stopped before the harvest finished; recovered on start"
-        for sealed, _ in plan:
-            sealed.path.unlink(missing_ok=True)
+        for recovered in files:
+            recovered.sealed.path.unlink(missing_ok=True)
         report.harvests.append(uid)
-
-    def _already_stored(self, sealed: SealedWarc) -> bool:
-        with self.db.session() as session:
-            return session.scalar(select(WarcFile.state).where(WarcFile.key == sealed.key)) == "stored"
 
     def _orphaned_stages(self, report: RecoveryReport) -> None:
         """Harvests whose files are all stored but whose staged observations were not all applied."""
@@ -175,20 +186,3 @@ class Recovery:
             finally:
                 os.close(lock)
                 (self.locks / f"harvest-{uid}.lock").unlink(missing_ok=True)
-
-
-def _sha256(path: Path) -> str:
-    from storage.base import file_sha256
-
-    return file_sha256(path)
-
-
-def store_warc_or_register(db: IndexDB, storage: Storage, sealed: SealedWarc, config: Config) -> None:
-    """Store a recovered WARC; a file the index has no row for gets one when it is indexed."""
-    with db.session() as session:
-        known = session.scalar(select(WarcFile.id).where(WarcFile.key == sealed.key))
-    if known is not None:
-        store_warc(db, storage, sealed, storage_retention(config))
-        return
-    retain_for = storage_retention(config)
-    storage.put(sealed.key, sealed.path, sealed.sha256, retain_until=now() + retain_for if retain_for else None)

@@ -7,6 +7,7 @@ SHA-256 of the bytes it received; nothing is ever overwritten with different byt
 from __future__ import annotations
 
 import hashlib
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,6 +47,15 @@ class StoredObject:
     sha256: str
     retain_until: datetime | None = None
     version_id: str | None = None
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in ``path`` durable (the directory entry itself is flushed)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def file_sha256(path: Path) -> str:

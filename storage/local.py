@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import stat
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from storage.base import CHUNK, ObjectConflict, ObjectInfo, Storage, StorageError, StorageUnavailable, StoredObject
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+from storage.base import (
+    CHUNK,
+    ObjectConflict,
+    ObjectInfo,
+    Storage,
+    StorageError,
+    StorageUnavailable,
+    StoredObject,
+    fsync_dir,
+)
 
 
 class LocalStorage(Storage):
@@ -78,7 +78,7 @@ class LocalStorage(Storage):
                 raise StorageError(f"{key}: bytes changed while storing (expected sha256 {sha256})")
             os.chmod(temporary, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
             os.replace(temporary, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
         except OSError as exc:
             raise StorageUnavailable(f"cannot write {key} under {self.root}: {exc.strerror}") from None
         return StoredObject(key, size, sha256)
@@ -118,6 +118,3 @@ class LocalStorage(Storage):
             return
         except OSError as exc:
             raise StorageError(f"cannot delete {key}: {exc.strerror}") from None
-
-    def copy_to(self, key: str, destination: Path) -> None:
-        shutil.copyfile(self._path(key), destination)

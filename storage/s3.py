@@ -122,21 +122,20 @@ class S3Storage(Storage):
                 raise self._unavailable(exc) from None
         return self._locking
 
-    def _existing_sha256(self, key: str) -> str | None:
+    def _head(self, key: str) -> dict[str, Any] | None:
         try:
-            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            return self.client.head_object(Bucket=self.bucket, Key=self._key(key))  # type: ignore[no-any-return]
         except ClientError as exc:
             if _code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise self._unavailable(exc, key) from None
-        return str(head.get("Metadata", {}).get("sha256", ""))
 
     def put(self, key: str, path: Path, sha256: str, *, retain_until: datetime | None = None) -> StoredObject:
         size = path.stat().st_size
         try:
-            existing = self._existing_sha256(key)
+            existing = self._head(key)
             if existing is not None:
-                if existing != sha256:
+                if existing.get("Metadata", {}).get("sha256") != sha256:
                     raise ObjectConflict(f"s3://{self.bucket}/{self._key(key)} already exists with different bytes; "
                                          "not overwritten")
                 return StoredObject(key, size, sha256)
@@ -204,13 +203,8 @@ class S3Storage(Storage):
             raise self._unavailable(exc) from None
 
     def stat(self, key: str) -> ObjectInfo | None:
-        try:
-            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as exc:
-            if _code(exc) in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise self._unavailable(exc, key) from None
-        return ObjectInfo(key, int(head["ContentLength"]))
+        head = self._head(key)
+        return ObjectInfo(key, int(head["ContentLength"])) if head is not None else None
 
     def _versions(self, key: str) -> list[str | None]:
         answer = self.client.list_object_versions(Bucket=self.bucket, Prefix=self._key(key))

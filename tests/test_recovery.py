@@ -99,3 +99,27 @@ def test_crash_between_storing_and_indexing_is_finished_on_next_start(
     assert result.code == 0, result.err
     assert count(workspace, Item, Item.kind == "entry") == 25
     assert count(workspace, StagedObservation) == 0
+
+
+def test_a_sealed_warc_the_index_never_heard_of_is_stored_and_indexed(
+    workspace: Workspace, feed_server: FakeFeedServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    feed_server.add_feed("/feeds/news.atom", FakeFeed.synthetic(entries=7))
+    workspace.capture["media"] = False
+    workspace.account("news", feed_server.url("/feeds/news.atom"))
+    assert workspace.cli("harvest").code == 0
+    [warc] = workspace.stored_warcs()
+    other = Workspace(tmp_path_factory.mktemp("other"))
+    other.capture["media"] = False
+    other.account("news", feed_server.url("/feeds/news.atom"))
+    other.write()
+    key = warc.relative_to(workspace.root / "data" / "warcs")
+    orphan = other.root / "data" / "spool" / key
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(warc.read_bytes())  # e.g. the index was restored from an older backup
+    assert other.cli("accounts").code == 0  # any command opens the index; harvest also recovers
+    result = other.cli("harvest")
+    assert result.code == 0, result.err
+    assert other.spool_files() == []
+    assert (other.root / "data" / "warcs" / key).read_bytes() == warc.read_bytes()
+    assert count(other, Item, Item.kind == "entry") == 7

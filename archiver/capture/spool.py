@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archiver.capture.warc import WarcFileWriter
-from storage.base import file_sha256
+from storage.base import file_sha256, fsync_dir
 
 OPEN_SUFFIX = ".open"
 
@@ -45,19 +45,11 @@ class SealedWarc:
         return self.path.name
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def seal(path: Path) -> SealedWarc:
     """Rename an ``.open`` file to its final name, durably, and hash it."""
     final = path.with_name(path.name.removesuffix(OPEN_SUFFIX))
     os.replace(path, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
     root = _spool_root(final)
     return SealedWarc(final.relative_to(root).as_posix(), final, final.stat().st_size, file_sha256(final))
 

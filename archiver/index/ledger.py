@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from archiver.capture.session import Evidence as CapturedEvidence
 from archiver.capture.warc import RevisitTarget, parse_warc_date
-from archiver.config import AccountConfig
 from archiver.index.models import Account, Evidence, WarcFile
 
 
@@ -29,10 +28,6 @@ def ensure_account(session: Session, name: str, platform: str, platform_account_
         # The config now points the name elsewhere: history stays, the cursor must not carry over.
         account.platform, account.platform_account_id, account.cursor = platform, platform_account_id, {}
     return account
-
-
-def account_for(session: Session, config: AccountConfig, redacted_id: str) -> Account:
-    return ensure_account(session, config.name, config.platform, redacted_id)
 
 
 def evidence_row(warc_file_id: int, evidence: CapturedEvidence, status: int | None) -> dict[str, Any]:
