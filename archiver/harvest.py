@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from archiver import __version__
+from archiver import __version__, audit
 from archiver.capture.media import MediaCapture
 from archiver.capture.redact import Redactor
 from archiver.capture.retry import RetryPolicy
@@ -102,6 +102,7 @@ class HarvestRunner:
                 account_row = ensure_account(session, account.name, account.platform, redacted_id)
                 session.add(Harvest(uid=uid, account_id=account_row.id, started_at=started, finished_at=now(),
                                     status="failed", error=problem, cursor_before=dict(account_row.cursor or {})))
+                audit.record(session, "harvest", account.name, harvest=uid, status="failed", error=problem)
             outcome.error = problem
             return outcome
         locks = self.config.spool_dir / ".locks"
@@ -241,6 +242,9 @@ class HarvestRunner:
             harvest.pages, harvest.observations = outcome.pages, outcome.observations
             harvest.new_versions, harvest.complete = outcome.new_versions, cursor is not None
             harvest.cursor_after = cursor
+            audit.record(session, "harvest", outcome.account, harvest=outcome.harvest_uid, status=harvest.status,
+                         pages=outcome.pages, observations=outcome.observations, new_versions=outcome.new_versions,
+                         warcs=outcome.warcs, error=error)
             if cursor is not None:  # the last write of a harvest: data is durable, so move on
                 account = session.get(Account, account_id)
                 assert account is not None

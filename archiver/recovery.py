@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from archiver import audit
 from archiver.capture.spool import OPEN_SUFFIX, SealedWarc, complete_records_end, seal, spool_files, try_lock
 from archiver.capture.warc import WarcFileWriter, warc_date
 from archiver.config import Config, storage_retention
@@ -154,6 +155,8 @@ class Recovery:
             if harvest is not None and harvest.status == "running":
                 harvest.status, harvest.finished_at = "interrupted", now()
                 harvest.error = harvest.error or "the process stopped before the harvest finished; recovered on start"
+            audit.record(session, "harvest.recovered", uid, warcs=[r.sealed.key for r in files],
+                         cut_back=[r.sealed.key for r in files if r.sealed.key in report.completed])
         for recovered in files:
             recovered.sealed.path.unlink(missing_ok=True)
         report.harvests.append(uid)

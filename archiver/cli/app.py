@@ -14,6 +14,7 @@ import sys
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from archiver import audit
 from archiver.capture.redact import RedactingLogFilter
 from archiver.config import Config, config_path, configured_secrets, load_config
 from archiver.index.db import IndexDB, IndexUnavailable, open_index
@@ -51,6 +52,8 @@ class App:
                 self._db = open_index(self.config.database_url)
             except IndexUnavailable as exc:
                 raise Failure(str(exc)) from None
+            with self._db.session() as session:
+                audit.note_config(session, self.config.digest, str(config_path(self.args.config)))
         return self._db
 
     @property

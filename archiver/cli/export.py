@@ -7,6 +7,7 @@ import getpass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from archiver import audit
 from archiver.cli.app import App, Failure
 from archiver.cli.search import add_filters, query_from
 from archiver.exports.jsonl import export_jsonl
@@ -35,6 +36,8 @@ def run(app: App, args: argparse.Namespace) -> int:
                 summary = export_jsonl(session, request, args.out)
             else:
                 summary = export_warc(session, app.storage, request, args.out)
+            audit.record(session, "export", str(args.out.resolve()), format=args.format, items=summary["items"],
+                         query=summary["query"], files=summary["files"])
     except OSError as exc:
         raise Failure(f"cannot write the export to {args.out}: {exc.strerror}") from None
     files = ", ".join(summary["files"])

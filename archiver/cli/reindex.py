@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from archiver import audit
 from archiver.cli.app import App
 from archiver.reindex import reindex
 
@@ -21,5 +22,7 @@ def run(app: App, args: argparse.Namespace) -> int:
     results = reindex(app.db, app.storage, progress=lambda key: log.info("indexed %s", key))
     records = sum(r.records for r in results)
     versions = sum(r.new_versions for r in results)
+    with app.db.session() as session:
+        audit.record(session, "reindex", files=len(results), records=records, versions=versions)
     print(f"reindexed {len(results)} WARC file(s), {records} records, {versions} versions")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from archiver import audit
 from archiver.cli.app import App, Failure, moment, print_json, print_table
 from archiver.items import ItemNotFound, find_item, item_history
 from archiver.search import SearchQuery, search
@@ -46,8 +47,10 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 def run_search(app: App, args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise Failure("--limit must be at least 1")
+    query = query_from(args, args.limit, args.offset)
     with app.db.session() as session:
-        page = search(session, query_from(args, args.limit, args.offset))
+        page = search(session, query)
+        audit.record(session, "search", query=query.describe(), results=page.total)
     if args.json:
         print_json({"total": page.total, "offset": args.offset, "items": [hit.as_dict() for hit in page.hits]})
         return 0
@@ -65,6 +68,7 @@ def run_show(app: App, args: argparse.Namespace) -> int:
             history = item_history(session, find_item(session, args.item))
         except ItemNotFound as exc:
             raise Failure(str(exc)) from None
+        audit.record(session, "item.viewed", f"{history['account']}:{history['platform_id']}", item=history["id"])
     if args.json:
         print_json(history)
         return 0
