@@ -74,7 +74,7 @@ class IndexDB:
         try:
             with self.engine.begin() as connection:
                 config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+                command.upgrade(config, "heads")  # features may add independent branches
         except OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise IndexUnavailable(f"cannot open the index at {safe_url(self.url)}: {reason}") from None
