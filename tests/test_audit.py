@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from conftest import Workspace
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from conftest import Workspace
 from connectors.rss.fakeserver import FakeFeed, FakeFeedServer
 
 
@@ -31,7 +33,7 @@ def test_actions_are_logged_and_the_chain_verifies(workspace: Workspace, feed_se
     assert log[1]["target"] == "news" and log[1]["details"]["status"] == "succeeded"
     assert log[3]["details"]["files"]["items.jsonl"]["sha256"]
     assert log[4]["details"]["previous_digest"] == log[0]["details"]["digest"]
-    assert all(entry["prev_hash"] == before["hash"] for before, entry in zip(log, log[1:], strict=False))
+    assert all(entry["prev_hash"] == before["hash"] for before, entry in itertools.pairwise(log))
     verified = workspace.cli("audit", "verify")
     assert verified.code == 0 and "audit chain intact: 5 entries" in verified.out
 
