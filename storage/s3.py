@@ -1,25 +1,39 @@
-"""Storage in S3 or an S3-compatible store: ``s3://bucket/optional/prefix``.
+"""Storage in S3 or an S3-compatible store (SeaweedFS, MinIO, Ceph): ``s3://bucket/optional/prefix``.
 
-Every upload carries its SHA-256 (``ChecksumSHA256``), so the store itself refuses bytes that
-changed on the way. With S3 Object Lock on the bucket, objects are written with a
-retain-until date and cannot be deleted before it; legal holds are set per object. A locked
-bucket is always versioned, so a real delete removes every version, and the store refuses it
-while any version is locked.
+Every upload carries its SHA-256 (``ChecksumSHA256``; per part for multipart uploads), so the
+store itself refuses bytes that changed on the way, and the hex digest is kept in the object's
+metadata so a re-upload is recognised without reading the object back. With S3 Object Lock the
+store refuses to delete an object before its retain-until date or while a legal hold is on; we
+never use governance bypass. Locked buckets are versioned, where a plain DELETE only hides an
+object behind a delete marker, so ``delete`` removes every version: that is what disposition
+means. Credentials come only from the environment; no message raised here ever contains one.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
+import io
+import os
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
 import boto3
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    FlexibleChecksumError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from storage.base import (
+    CHUNK,
     ObjectConflict,
     ObjectInfo,
     ObjectLocked,
@@ -32,206 +46,313 @@ from storage.base import (
 if TYPE_CHECKING:
     from archiver.config import Config
 
-MULTIPART_THRESHOLD = 4 * 1024**3  # S3 refuses single PUTs over 5 GB
-PART_SIZE = 256 * 1024**2
-_NO_LOCK = ("ObjectLockConfigurationNotFoundError", "ObjectLockConfigurationNotFound", "NoSuchObjectLockConfiguration")
+MULTIPART_THRESHOLD = 4 * 1024**3  # S3 refuses a single PUT over 5 GB
+PART_SIZE = 64 * 1024**2  # S3 wants parts of at least 5 MiB, and at most 10,000 of them
+_MISSING = ("404", "NoSuchKey", "NotFound")
+_DENIED = ("403", "AccessDenied", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled")
+_BAD_DIGEST = ("BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "InvalidChecksum")
+_NO_LOCK = ("ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration", "NotImplemented")
 
 
 def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def _b64(hex_digest: str) -> str:
-    return base64.b64encode(bytes.fromhex(hex_digest)).decode()
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
+
+
+class _Slice:
+    """A seekable window on an open file: one multipart part streams from disk and can be re-sent."""
+
+    def __init__(self, handle: IO[bytes], start: int, size: int):
+        self.handle, self.start, self.size, self.position = handle, start, size, 0
+
+    def read(self, amount: int | None = -1) -> bytes:
+        left = self.size - self.position
+        self.handle.seek(self.start + self.position)
+        block = self.handle.read(left if amount is None or amount < 0 else min(amount, left))
+        self.position += len(block)
+        return block
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.position = max(0, min(self.size, (0, self.position, self.size)[whence] + offset))
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+
+class _Body(io.RawIOBase):
+    """An object's body for ``io.BufferedReader`` (so readline is cheap); a failed read is a StorageError."""
+
+    def __init__(self, body: Any, failed: Any):
+        super().__init__()
+        self.body, self.failed = body, failed
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            block = self.body.read(len(buffer))  # at the end, boto3 compares the bytes with the stored checksum
+        except BotoCoreError as exc:
+            raise self.failed(exc) from None
+        buffer[: len(block)] = block
+        return len(block)
+
+    def close(self) -> None:
+        self.body.close()
+        super().close()
 
 
 class S3Storage(Storage):
-    def __init__(
-        self, bucket: str, prefix: str = "", *, client: Any, lock_mode: str = "GOVERNANCE",
-        endpoint: str = "AWS S3", multipart_threshold: int = MULTIPART_THRESHOLD, part_size: int = PART_SIZE,
-    ):
-        self.bucket = bucket
+    """Objects under ``prefix`` in ``bucket``; the keys given and returned are relative to the prefix."""
+
+    def __init__(self, bucket: str, prefix: str = "", *, client: Any, lock_mode: str | None = None,
+                 multipart_threshold: int = MULTIPART_THRESHOLD, part_size: int = PART_SIZE, page_size: int = 1000):
+        self.bucket, self.client, self.page_size = bucket, client, page_size
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        self.client = client
-        self.lock_mode = lock_mode
-        self.endpoint = endpoint
-        self.multipart_threshold = multipart_threshold
-        self.part_size = part_size
-        self.url = f"s3://{bucket}/{self.prefix}"
-        self._locking: bool | None = None
+        self.url, self.endpoint = f"s3://{bucket}/{self.prefix}", str(client.meta.endpoint_url)
+        # A mode named in the config means records must be immutable: a bucket without Object Lock is an error.
+        self.lock_required, self.lock_mode = lock_mode is not None, lock_mode or "GOVERNANCE"
+        self.multipart_threshold = min(multipart_threshold, 5 * 1000**3)
+        self.part_size = max(part_size, 5 * 1024**2)
+        self._lock: bool | None = None
 
     @classmethod
     def from_config(cls, config: Config, **options: Any) -> S3Storage:
-        import os
-
+        """From ``[storage]``; ``options`` go to the constructor (e.g. ``multipart_threshold``)."""
         section = config.storage
-        bucket, _, prefix = config.storage_url[len("s3://"):].partition("/")
-        credentials = {}
-        if section.access_key_id_env and section.secret_access_key_env:
-            credentials = {"aws_access_key_id": os.environ.get(section.access_key_id_env),
-                           "aws_secret_access_key": os.environ.get(section.secret_access_key_env)}
-        client = boto3.session.Session().client(
-            "s3", endpoint_url=section.endpoint_url, region_name=section.region,
-            config=BotoConfig(s3={"addressing_style": "path"} if section.endpoint_url else {},
-                              retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=120),
-            **credentials,
-        )
-        return cls(bucket, prefix, client=client, lock_mode=section.object_lock_mode or "GOVERNANCE",
-                   endpoint=section.endpoint_url or "AWS S3", **options)
+        bucket, _, prefix = config.storage_url.removeprefix("s3://").partition("/")
+        names = (section.access_key_id_env, section.secret_access_key_env)
+        credentials: dict[str, str] = {}
+        if any(names):  # otherwise boto3's default chain: instance roles, ~/.aws, AWS_* variables
+            if not all(names):
+                raise StorageUnavailable("[storage] names only one of access_key_id_env and secret_access_key_env; "
+                                         "name both, or neither to use boto3's default credentials")
+            if unset := [name for name in names if not os.environ.get(str(name))]:
+                raise StorageUnavailable(f"environment variable {unset[0]} (named in [storage]) is not set")
+            credentials = {"aws_access_key_id": os.environ[str(names[0])],
+                           "aws_secret_access_key": os.environ[str(names[1])]}
+        settings = BotoConfig(
+            s3={"addressing_style": "path"} if section.endpoint_url else None,  # S3-compatible stores want paths
+            retries={"mode": "standard", "max_attempts": 3}, connect_timeout=10, read_timeout=120,
+            request_checksum_calculation="when_required")  # we send our own SHA-256 instead of boto3's CRC
+        client = boto3.session.Session().client("s3", endpoint_url=section.endpoint_url, region_name=section.region,
+                                                config=settings, **credentials)
+        return cls(bucket, prefix, client=client, lock_mode=section.object_lock_mode, **options)
 
-    # Errors, in one line each, never with a credential in them ---------------------------------
-    def _unavailable(self, error: Exception, key: str | None = None) -> StorageError:
-        where = f"s3://{self.bucket}/{self.prefix}{key or ''}"
-        if isinstance(error, EndpointConnectionError):
-            return StorageUnavailable(f"cannot reach the S3 endpoint {self.endpoint} (for {where})")
-        if isinstance(error, ClientError):
-            code = _code(error)
-            if code in ("NoSuchBucket", "404") and key is None:
-                return StorageUnavailable(f"bucket {self.bucket} does not exist at {self.endpoint}; create it "
-                                          "(with Object Lock if records must be immutable)")
-            if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-                return StorageUnavailable(f"{self.endpoint} refused access to {where} ({code}); check the "
-                                          "credentials named by [storage] access_key_id_env / secret_access_key_env")
-            if code in ("BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch"):
-                return StorageError(f"{where}: the store refused the bytes: their SHA-256 did not match ({code})")
-            message = str(error.response.get("Error", {}).get("Message", ""))[:200]
-            return StorageError(f"{where}: {code or 'error'} from {self.endpoint}: {message}")
-        return StorageUnavailable(f"cannot use {where} at {self.endpoint}: {type(error).__name__}")
-
-    def _key(self, key: str) -> str:
+    # Names and errors ---------------------------------------------------------------------------
+    def _name(self, key: str) -> str:
+        # S3 keys are flat, but SeaweedFS and others map them onto folders: '..' could leave the prefix.
+        if not key or key.startswith("/") or ".." in key.split("/"):
+            raise StorageError(f"refusing object key {key!r}: keys are relative paths without '..'")
         return self.prefix + key
+
+    def _error(self, error: Exception, key: str | None = None) -> StorageError:
+        """One line for the operator, from error codes and names only: never a credential."""
+        where = f"s3://{self.bucket}/{self.prefix}{key or ''}"
+        if isinstance(error, FlexibleChecksumError):
+            return StorageError(f"{where}: the bytes read back do not match the checksum stored with them")
+        if isinstance(error, NoCredentialsError | PartialCredentialsError):
+            return StorageUnavailable(f"no S3 credentials for {where}: name the environment variables holding them "
+                                      "in [storage] access_key_id_env and secret_access_key_env")
+        if not isinstance(error, ClientError):
+            problem = "cannot reach" if isinstance(error, BotoConnectionError) else "failed request to"
+            return StorageUnavailable(f"{problem} the S3 endpoint {self.endpoint} for {where} ({type(error).__name__})")
+        code = _code(error)
+        if code == "NoSuchBucket" or (code in _MISSING and key is None):
+            return StorageUnavailable(f"bucket {self.bucket} does not exist at {self.endpoint}; create it "
+                                      "(with Object Lock enabled, so that records are immutable)")
+        if code in _DENIED:
+            return StorageUnavailable(f"{self.endpoint} denied access to {where} ({code}); check the credentials "
+                                      "and the bucket policy")
+        if code in _MISSING:
+            return StorageError(f"{key} is not in storage {self.url}")
+        if code in _BAD_DIGEST:
+            return StorageError(f"the store refused {where}: the bytes it received do not match their SHA-256")
+        message = " ".join(str(error.response.get("Error", {}).get("Message", "")).split())[:160]
+        return StorageError(f"{where}: {code or 'error'} from {self.endpoint}: {message}")
+
+    @contextlib.contextmanager
+    def _mapped(self, key: str | None = None) -> Iterator[None]:
+        """Turn botocore's exceptions into the storage errors the rest of the archiver handles."""
+        try:
+            yield
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, key) from None
 
     # The Storage interface ----------------------------------------------------------------------
     def check(self) -> None:
-        try:
+        with self._mapped():
             self.client.head_bucket(Bucket=self.bucket)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._unavailable(exc) from None
-        self.object_lock_enabled()
+        if self.lock_required and not self.object_lock_enabled:
+            raise StorageUnavailable(f"bucket {self.bucket} has no Object Lock, but [storage] object_lock_mode is "
+                                     "set; create a bucket with Object Lock enabled")
 
+    @property
     def object_lock_enabled(self) -> bool:
-        if self._locking is None:
-            try:
-                answer = self.client.get_object_lock_configuration(Bucket=self.bucket)
-                self._locking = answer.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
-            except ClientError as exc:
-                if _code(exc) not in _NO_LOCK:
-                    raise self._unavailable(exc) from None
-                self._locking = False
-            except BotoCoreError as exc:
-                raise self._unavailable(exc) from None
-        return self._locking
+        """Whether the bucket has Object Lock (asked once: it cannot be turned off)."""
+        if self._lock is None:
+            with self._mapped():
+                try:
+                    answer = self.client.get_object_lock_configuration(Bucket=self.bucket)
+                except ClientError as exc:
+                    if _code(exc) not in _NO_LOCK:
+                        raise
+                    answer = {}
+                self._lock = answer.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+        return self._lock
 
-    def _head(self, key: str) -> dict[str, Any] | None:
-        try:
-            return self.client.head_object(Bucket=self.bucket, Key=self._key(key))  # type: ignore[no-any-return]
-        except ClientError as exc:
-            if _code(exc) in ("404", "NoSuchKey", "NotFound"):
+    def _head(self, key: str, version: str | None = None) -> dict[str, Any] | None:
+        with self._mapped(key):
+            try:
+                options = {"VersionId": version} if version else {}
+                return cast(dict[str, Any], self.client.head_object(Bucket=self.bucket, Key=self._name(key), **options))
+            except ClientError as exc:
+                if _code(exc) not in _MISSING:
+                    raise
                 return None
-            raise self._unavailable(exc, key) from None
+
+    def _existing(self, key: str, head: dict[str, Any], sha256: str) -> StoredObject:
+        """The object already stored: the same bytes (an idempotent put) or a conflict."""
+        stored = head.get("Metadata", {}).get("sha256") or self.sha256(key)  # not written by us: read it back
+        if stored != sha256:
+            raise ObjectConflict(f"{key} already exists in {self.url} with different bytes; not overwritten")
+        until = head.get("ObjectLockRetainUntilDate")
+        return StoredObject(key, int(head["ContentLength"]), sha256, until and until.astimezone(UTC),
+                            head.get("VersionId"))
 
     def put(self, key: str, path: Path, sha256: str, *, retain_until: datetime | None = None) -> StoredObject:
+        if head := self._head(key):
+            return self._existing(key, head, sha256)
         size = path.stat().st_size
-        try:
-            existing = self._head(key)
-            if existing is not None:
-                if existing.get("Metadata", {}).get("sha256") != sha256:
-                    raise ObjectConflict(f"s3://{self.bucket}/{self._key(key)} already exists with different bytes; "
-                                         "not overwritten")
-                return StoredObject(key, size, sha256)
-            extra: dict[str, Any] = {"Metadata": {"sha256": sha256}, "ContentType": "application/warc"}
-            if retain_until is not None and self.object_lock_enabled():
-                extra |= {"ObjectLockMode": self.lock_mode, "ObjectLockRetainUntilDate": retain_until}
-            if size > self.multipart_threshold:
-                version = self._put_multipart(key, path, extra)
-            else:
-                with path.open("rb") as body:
-                    answer = self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=body,
-                                                    ChecksumSHA256=_b64(sha256), **extra)
-                version = answer.get("VersionId")
-        except (ClientError, BotoCoreError) as exc:
-            raise self._unavailable(exc, key) from None
-        locked = retain_until if "ObjectLockRetainUntilDate" in extra else None
-        return StoredObject(key, size, sha256, locked, version)
+        # If-None-Match: a concurrent writer cannot slip in between the check above and the upload.
+        target: dict[str, Any] = {"Bucket": self.bucket, "Key": self._name(key), "IfNoneMatch": "*"}
+        settings: dict[str, Any] = {"Metadata": {"sha256": sha256}}
+        if retain_until is not None and self.object_lock_enabled:
+            settings |= {"ObjectLockMode": self.lock_mode, "ObjectLockRetainUntilDate": retain_until}
+        with self._mapped(key):
+            try:
+                if size > self.multipart_threshold:
+                    answer = self._put_parts(key, path, size, sha256, target, settings)
+                else:
+                    with path.open("rb") as body:
+                        answer = self.client.put_object(Body=body, ChecksumSHA256=_b64(bytes.fromhex(sha256)),
+                                                        **target, **settings)
+            except ClientError as exc:
+                if _code(exc) in ("PreconditionFailed", "ConditionalRequestConflict") and (head := self._head(key)):
+                    return self._existing(key, head, sha256)
+                raise
+        locked = retain_until if "ObjectLockMode" in settings else None
+        return StoredObject(key, size, sha256, locked, answer.get("VersionId"))
 
-    def _put_multipart(self, key: str, path: Path, extra: dict[str, Any]) -> str | None:
-        import hashlib
-
-        upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=self._key(key),
-                                                     ChecksumAlgorithm="SHA256", **extra)
-        parts = []
+    def _put_parts(self, key: str, path: Path, size: int, sha256: str, target: dict[str, Any],
+                   settings: dict[str, Any]) -> dict[str, Any]:
+        """A multipart upload, each part with its SHA-256, once the whole file's digest is checked here."""
+        part_size = max(self.part_size, -(-size // 10_000))
+        whole, digests = hashlib.sha256(), []
+        with path.open("rb") as source:
+            for start in range(0, size, part_size):
+                part, left = hashlib.sha256(), min(part_size, size - start)
+                while left and (block := source.read(min(CHUNK, left))):
+                    part.update(block)
+                    whole.update(block)
+                    left -= len(block)
+                digests.append(_b64(part.digest()))
+        if whole.hexdigest() != sha256:
+            raise StorageError(f"refusing to store {key}: the file's SHA-256 is not {sha256}")
+        where = {"Bucket": self.bucket, "Key": target["Key"]}
+        upload = self.client.create_multipart_upload(**where, ChecksumAlgorithm="SHA256", **settings)
         try:
+            parts = []
             with path.open("rb") as source:
-                number = 1
-                while block := source.read(self.part_size):
-                    checksum = base64.b64encode(hashlib.sha256(block).digest()).decode()
-                    answer = self.client.upload_part(Bucket=self.bucket, Key=self._key(key), PartNumber=number,
-                                                     UploadId=upload["UploadId"], Body=block,
-                                                     ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum)
+                for number, checksum in enumerate(digests, start=1):
+                    start = (number - 1) * part_size
+                    answer = self.client.upload_part(
+                        **where, UploadId=upload["UploadId"], PartNumber=number, ChecksumAlgorithm="SHA256",
+                        ChecksumSHA256=checksum, Body=_Slice(source, start, min(part_size, size - start)))
                     parts.append({"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": checksum})
-                    number += 1
-            done = self.client.complete_multipart_upload(Bucket=self.bucket, Key=self._key(key),
-                                                         UploadId=upload["UploadId"],
-                                                         MultipartUpload={"Parts": parts})
+            return cast(dict[str, Any], self.client.complete_multipart_upload(
+                **target, UploadId=upload["UploadId"], MultipartUpload={"Parts": parts}))
         except BaseException:
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._key(key), UploadId=upload["UploadId"])
+            with contextlib.suppress(ClientError, BotoCoreError):  # stored parts would be kept (and billed)
+                self.client.abort_multipart_upload(**where, UploadId=upload["UploadId"])
             raise
-        return done.get("VersionId")
 
     def open(self, key: str) -> BinaryIO:
-        try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]  # type: ignore[no-any-return]
-        except (ClientError, BotoCoreError) as exc:
-            raise self._unavailable(exc, key) from None
+        """The object's bytes, streamed; at the end boto3 checks them against the stored SHA-256 (single PUTs)."""
+        with self._mapped(key):
+            body = self.client.get_object(Bucket=self.bucket, Key=self._name(key))["Body"]
+        return io.BufferedReader(_Body(body, lambda exc: self._error(exc, key)), buffer_size=CHUNK)
 
     def read_range(self, key: str, offset: int, length: int) -> bytes:
-        try:
-            answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key),
+        if length <= 0:
+            return b""
+        with self._mapped(key):
+            answer = self.client.get_object(Bucket=self.bucket, Key=self._name(key),
                                             Range=f"bytes={offset}-{offset + length - 1}")
-            return answer["Body"].read()  # type: ignore[no-any-return]
-        except (ClientError, BotoCoreError) as exc:
-            raise self._unavailable(exc, key) from None
+            with answer["Body"] as body:
+                return cast(bytes, body.read())
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
-                                                                           Prefix=self._key(prefix))
-            for page in pages:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix + prefix, PaginationConfig={"PageSize": self.page_size})
+        with self._mapped():
+            for page in pages:  # S3 lists in key (UTF-8 byte) order
                 for entry in page.get("Contents", []):
-                    yield ObjectInfo(entry["Key"][len(self.prefix):], int(entry["Size"]))
-        except (ClientError, BotoCoreError) as exc:
-            raise self._unavailable(exc) from None
+                    if not entry["Key"].endswith("/"):  # folder placeholders are not objects
+                        yield ObjectInfo(entry["Key"][len(self.prefix):], int(entry["Size"]))
 
     def stat(self, key: str) -> ObjectInfo | None:
         head = self._head(key)
-        return ObjectInfo(key, int(head["ContentLength"])) if head is not None else None
+        return ObjectInfo(key, int(head["ContentLength"])) if head else None
 
-    def _versions(self, key: str) -> list[str | None]:
-        answer = self.client.list_object_versions(Bucket=self.bucket, Prefix=self._key(key))
-        found = [v for v in answer.get("Versions", []) + answer.get("DeleteMarkers", []) if v["Key"] == self._key(key)]
-        return [v.get("VersionId") for v in found] or [None]
+    def _versions(self, key: str) -> tuple[list[str], list[str]]:
+        """The version ids of the object versions, and of the delete markers, under exactly ``key``."""
+        name, versions, markers = self._name(key), [], []
+        with self._mapped(key):
+            for page in self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=name):
+                versions += [v["VersionId"] for v in page.get("Versions", []) if v["Key"] == name]
+                markers += [m["VersionId"] for m in page.get("DeleteMarkers", []) if m["Key"] == name]
+        return versions, markers
+
+    def _lock_reason(self, key: str, version: str) -> str | None:
+        """Why the store will refuse to delete this version, or None."""
+        head = self._head(key, version) or {}
+        if head.get("ObjectLockLegalHoldStatus") == "ON":
+            return "a legal hold is on"
+        until, mode = head.get("ObjectLockRetainUntilDate"), head.get("ObjectLockMode", "Object Lock")
+        if until and until > datetime.now(UTC):
+            return f"{mode} retention until {until.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        return None
 
     def delete(self, key: str) -> None:
-        try:
-            for version in self._versions(key):
-                options = {"VersionId": version} if version and version != "null" else {}
-                self.client.delete_object(Bucket=self.bucket, Key=self._key(key), **options)
-        except ClientError as exc:
-            if _code(exc) in ("AccessDenied", "InvalidRequest", "ObjectLocked"):
-                raise ObjectLocked(f"s3://{self.bucket}/{self._key(key)} is under retention or legal hold; "
-                                   "the store refused to delete it") from None
-            raise self._unavailable(exc, key) from None
-        except BotoCoreError as exc:
-            raise self._unavailable(exc, key) from None
+        """Remove every version; if one is under retention or legal hold, refuse before removing any."""
+        versions, markers = self._versions(key)
+        for version in versions if self.object_lock_enabled else []:
+            if reason := self._lock_reason(key, version):
+                raise ObjectLocked(f"{key} cannot be deleted from {self.url}: {reason}")
+        with self._mapped(key):
+            for version in [*versions, *markers] or [""]:  # none listed: a plain DELETE, a no-op if absent
+                try:
+                    options = {"VersionId": version} if version else {}
+                    self.client.delete_object(Bucket=self.bucket, Key=self._name(key), **options)
+                except ClientError as exc:  # locked since we looked: the store refuses, as it should
+                    if version and _code(exc) in _DENIED and (reason := self._lock_reason(key, version)):
+                        raise ObjectLocked(f"{key} cannot be deleted from {self.url}: {reason}") from None
+                    raise
 
     def set_legal_hold(self, key: str, on: bool) -> bool:
-        if not self.object_lock_enabled():
+        """Turn the legal hold on every version of the object on or off; False without Object Lock."""
+        if not self.object_lock_enabled:
             return False
-        try:
-            for version in self._versions(key):
-                options = {"VersionId": version} if version and version != "null" else {}
-                self.client.put_object_legal_hold(Bucket=self.bucket, Key=self._key(key),
-                                                  LegalHold={"Status": "ON" if on else "OFF"}, **options)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._unavailable(exc, key) from None
+        versions, _ = self._versions(key)
+        if not versions:
+            raise StorageError(f"{key} is not in storage {self.url}")
+        with self._mapped(key):
+            for version in versions:
+                self.client.put_object_legal_hold(Bucket=self.bucket, Key=self._name(key), VersionId=version,
+                                                  LegalHold={"Status": "ON" if on else "OFF"})
         return True
