@@ -97,6 +97,10 @@ class AccountConfig(BaseModel):
     base_url: str | None = None
     schedule: str = "1h"
     token_env: str | None = None
+    # Re-observation: items posted this recently are re-listed (with their comments) on every
+    # harvest; the whole history is re-listed this often. Defaults depend on the platform.
+    recheck_window: str | None = None
+    full_sweep_every: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -111,6 +115,13 @@ class AccountConfig(BaseModel):
         if url is not None and not url.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL that replaces the platform's API host")
         return url.rstrip("/") if url else url
+
+    @field_validator("recheck_window", "full_sweep_every")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
 
     @field_validator("schedule")
     @classmethod

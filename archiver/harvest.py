@@ -15,33 +15,32 @@ import os
 import platform as host_platform
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
-
 from archiver import __version__, audit
 from archiver.capture.media import MediaCapture
 from archiver.capture.redact import Redactor
 from archiver.capture.retry import RetryPolicy
-from archiver.capture.session import Exchange, FetchFailed, RecordingSession
+from archiver.capture.session import FetchFailed, RecordingSession
 from archiver.capture.spool import HarvestWarcs, month_of, new_harvest_uid, try_lock
-from archiver.capture.warc import RevisitTarget
 from archiver.config import AccountConfig, Config, ConfigError, storage_retention
 from archiver.index.db import IndexDB
-from archiver.index.ledger import ensure_account, evidence_row, media_archived, now, revisit_target
-from archiver.index.models import Account, Harvest, StagedObservation, WarcFile
-from archiver.index.recorder import insert_evidence, observation_to_json
+from archiver.index.ledger import ensure_account, now
+from archiver.index.models import Account, Harvest
 from archiver.ingest import apply_staged, store_warc
+from archiver.staging import HarvestStaging
+from archiver.units import parse_duration
 from connectors import registry
 from connectors.base import Connector, HarvestContext, HarvestError, Page
 from storage.base import Storage, StorageError
 
 log = logging.getLogger(__name__)
+FULL_SWEEP_KEY = "full_sweep_at"  # in the account's cursor: when the whole history was last re-listed
 
 
 class HarvestInterrupted(Exception):
@@ -101,7 +100,8 @@ class HarvestRunner:
             with self.db.session() as session:
                 account_row = ensure_account(session, account.name, account.platform, redacted_id)
                 session.add(Harvest(uid=uid, account_id=account_row.id, started_at=started, finished_at=now(),
-                                    status="failed", error=problem, cursor_before=dict(account_row.cursor or {})))
+                                    status="failed", error=problem, cause="spool",
+                                    cursor_before=dict(account_row.cursor or {})))
                 audit.record(session, "harvest", account.name, harvest=uid, status="failed", error=problem)
             outcome.error = problem
             return outcome
@@ -132,49 +132,21 @@ class HarvestRunner:
             session.flush()
             account_id, harvest_id, cursor = account_row.id, harvest.id, dict(account_row.cursor or {})
 
-        files: dict[str, int] = {}  # WARC name → warc_files.id
-        evidence_ids: dict[str, int] = {}  # response record id → evidence.id
-
-        def register_file(key: str, month: str) -> None:
-            with self.db.session() as s:
-                row = WarcFile(key=key, account_id=account_id, harvest_id=harvest_id, month=month, state="open")
-                s.add(row)
-                s.flush()
-                files[key.rsplit("/", 1)[-1]] = row.id
-
+        staging = HarvestStaging(self.db, account_id, harvest_id, month_of(started))
         warcs = HarvestWarcs(
             self.config.spool_dir, account.platform, account.name, outcome.harvest_uid, capture.warc_max_bytes,
-            self._warcinfo(account, outcome.harvest_uid, redacted_id), on_open=register_file,
+            self._warcinfo(account, outcome.harvest_uid, redacted_id), on_open=staging.register_file,
         )
-
-        def record_exchange(exchange: Exchange) -> None:
-            evidence = exchange.evidence
-            with self.db.session() as s:
-                [evidence_id] = insert_evidence(
-                    s, [evidence_row(files[evidence.warc_name], evidence, exchange.response.status)])
-            evidence_ids[evidence.response.record_id] = evidence_id
-
         session_http = RecordingSession(warcs.writer_for, redactor, user_agent=capture.user_agent,
-                                        timeout=capture.timeout_seconds, on_exchange=record_exchange)
-        month = month_of(started)
-
-        def revisit(payload_sha256: str) -> RevisitTarget | None:
-            with self.db.session() as s:
-                return revisit_target(s, account_id, month, payload_sha256)
-
-        def archived(url: str) -> bool:
-            with self.db.session() as s:
-                return media_archived(s, account_id, url)
-
-        media = MediaCapture(session_http, max_bytes=capture.media_max_bytes, already_archived=archived,
-                             revisit=revisit)
+                                        timeout=capture.timeout_seconds, on_exchange=staging.record_exchange)
+        media = MediaCapture(session_http, max_bytes=capture.media_max_bytes, already_archived=staging.archived,
+                             revisit=staging.revisit)
         connector = connector_class()
-        retry = RetryPolicy(capture.retries, capture.retry_backoff_seconds)
-        context = HarvestContext(account, session_http, capture, cursor, retry, connector_class.options(account))
-        error: str | None = None
+        context = self._context(account, connector_class, session_http, cursor, started)
+        error, cause = None, None
         try:
-            for page in connector.harvest(context):
-                self._stage(harvest_id, evidence_ids[page.exchange.evidence.response.record_id], page)
+            for page in self._pages(connector, context, staging):
+                staging.stage(page)
                 outcome.pages += 1
                 outcome.observations += len(page.observations)
                 if capture.media:
@@ -183,20 +155,29 @@ class HarvestRunner:
                     self.on_page(account.name, page)
                 if self.stop.is_set():
                     raise HarvestInterrupted
-        except (HarvestError, FetchFailed, ConfigError) as exc:
-            error = str(exc)
+        except HarvestError as exc:
+            error, cause = str(exc), exc.cause
+        except FetchFailed as exc:
+            error, cause = str(exc), "outage"
+        except ConfigError as exc:
+            error, cause = str(exc), "config"
         except (HarvestInterrupted, KeyboardInterrupt):
-            error, outcome.status = "interrupted by a stop request; what was captured is kept", "interrupted"
+            error, cause = "interrupted by a stop request; what was captured is kept", "stopped"
+            outcome.status = "interrupted"
         except OSError as exc:
-            error = f"cannot write to the spool: {exc}"
+            error, cause = f"cannot write to the spool: {exc}", "spool"
         finally:
             session_http.close()
         outcome.media = media.fetched
+        complete = context.complete and error is None
+        cursor_after = self._cursor_after(context, started) if complete else None
+        coverage = {"listed_since": context.listed_since.isoformat() if context.listed_since else None,
+                    "window_exceeded": list(context.window_exceeded) if context.window_exceeded else None,
+                    "full_sweep": context.full_sweep, "notes": context.notes + media.failed[:50]}
         if warcs.current is not None:
             summary = {"event": "harvest-summary", "harvest": outcome.harvest_uid, "account": account.name,
-                       "platform": account.platform, "complete": context.complete and error is None,
-                       "cursor": context.next_cursor, "pages": outcome.pages, "error": error,
-                       "notes": context.notes + media.failed[:50]}
+                       "platform": account.platform, "complete": complete, "cursor": cursor_after,
+                       "pages": outcome.pages, "error": error, "cause": cause, "coverage": coverage}
             warcs.current.write_metadata(f"urn:archiver:harvest:{outcome.harvest_uid}",
                                          json.dumps(summary, default=str).encode())
         sealed = warcs.seal_all()
@@ -208,31 +189,54 @@ class HarvestRunner:
                 # Sealed and safe in the spool: the next start uploads and indexes it.
                 problem = (f"{exc} — the WARCs stay in the spool ({self.config.spool_dir}) "
                            "and are stored on the next start")
-                return self._finish(harvest_id, account_id, outcome, problem, None, keep_running=True)
+                return self._finish(harvest_id, account_id, outcome, problem, None, "storage", coverage,
+                                    keep_running=True)
         outcome.new_versions = apply_staged(self.db, harvest_id, account_id)
         for warc in sealed:
             warc.path.unlink(missing_ok=True)
-        complete = context.complete and error is None
-        return self._finish(harvest_id, account_id, outcome, error, context.next_cursor if complete else None)
+        return self._finish(harvest_id, account_id, outcome, error, cursor_after, cause, coverage)
 
-    def _stage(self, harvest_id: int, evidence_id: int, page: Page) -> None:
-        if not page.observations:
-            return
-        with self.db.session() as session:
-            session.execute(
-                insert(StagedObservation),
-                [{"harvest_id": harvest_id, "evidence_id": evidence_id, "observation": observation_to_json(o)}
-                 for o in page.observations],
-            )
+    def _context(self, account: AccountConfig, connector_class: type[Connector], session: RecordingSession,
+                 cursor: dict[str, Any], started: datetime) -> HarvestContext:
+        capture = self.config.capture
+        window = parse_duration(account.recheck_window) if account.recheck_window else \
+            connector_class.default_recheck_window
+        every = parse_duration(account.full_sweep_every) if account.full_sweep_every else \
+            connector_class.default_full_sweep
+        last_sweep = cursor.get(FULL_SWEEP_KEY)
+        due = last_sweep is None or datetime.fromisoformat(last_sweep) + every <= started
+        return HarvestContext(account, session, capture, cursor, RetryPolicy(capture.retries,
+                              capture.retry_backoff_seconds), connector_class.options(account),
+                              recheck_window=window, full_sweep=due)
+
+    @staticmethod
+    def _pages(connector: Connector, context: HarvestContext, staging: HarvestStaging) -> Iterator[Page]:
+        """The listing, then direct lookups of what a complete listing should have shown and did not."""
+        yield from connector.harvest(context)
+        if context.complete and context.listed_since is not None:
+            suspects = staging.suspects(connector.lookup_kinds, context.listed_since)
+            if suspects:
+                context.notes.append(f"looked up {len(suspects)} item(s) missing from the listing")
+                yield from connector.confirm(context, suspects)
+
+    @staticmethod
+    def _cursor_after(context: HarvestContext, started: datetime) -> dict[str, Any]:
+        cursor = dict(context.next_cursor)
+        swept_at = started.isoformat() if context.full_sweep else context.cursor.get(FULL_SWEEP_KEY)
+        if swept_at:
+            cursor[FULL_SWEEP_KEY] = swept_at
+        return cursor
 
     def _finish(
         self, harvest_id: int, account_id: int, outcome: HarvestOutcome, error: str | None,
-        cursor: dict[str, Any] | None, keep_running: bool = False,
+        cursor: dict[str, Any] | None, cause: str | None, coverage: dict[str, Any] | None,
+        keep_running: bool = False,
     ) -> HarvestOutcome:
         if outcome.status != "interrupted":
             outcome.status = "succeeded" if error is None and cursor is not None else "failed"
             if error is None and cursor is None:
                 outcome.status, error = "partial", "the listing was not covered completely; cursor not advanced"
+                cause = "listing"
         outcome.error = error
         with self.db.session() as session:
             harvest = session.get(Harvest, harvest_id)
@@ -242,6 +246,7 @@ class HarvestRunner:
             harvest.pages, harvest.observations = outcome.pages, outcome.observations
             harvest.new_versions, harvest.complete = outcome.new_versions, cursor is not None
             harvest.cursor_after = cursor
+            harvest.cause, harvest.coverage = cause, coverage
             audit.record(session, "harvest", outcome.account, harvest=outcome.harvest_uid, status=harvest.status,
                          pages=outcome.pages, observations=outcome.observations, new_versions=outcome.new_versions,
                          warcs=outcome.warcs, error=error)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
 
 from archiver.capture.encoding import dechunk, decode_content
+from archiver.capture.session import LOOKUP_HEADER
 from archiver.capture.warc import parse_warc_date
 from archiver.index.db import IndexDB
 from archiver.index.ledger import ensure_account, now
@@ -173,8 +174,9 @@ class WarcIndexer:
             stored_sha = hashlib.sha256(stored).hexdigest()
             truncated = bool(headers.get_header("WARC-Truncated"))
             connector = registry.get(context.platform)
-            if connector is not None and 200 <= status < 300 and not truncated:
-                response = CapturedResponse(uri, status, http_headers, decoded, parse_warc_date(date))
+            response = CapturedResponse(uri, status, http_headers, decoded, parse_warc_date(date),
+                                        lookup=headers.get_header(LOOKUP_HEADER))
+            if connector is not None and response.parseable and not truncated:
                 observations = connector.parse(response)
         row = {
             "warc_file_id": context.warc_file_id, "record_id": headers.get_header("WARC-Record-ID"),

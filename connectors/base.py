@@ -13,7 +13,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -65,6 +65,14 @@ class CapturedResponse:
     headers: Headers
     body: bytes
     captured_at: datetime
+    # Set when this exchange was a direct lookup of one item (to confirm it is gone or changed):
+    # the item's platform id. Parsers read lookups whatever their status, since a 404 there is evidence.
+    lookup: str | None = None
+
+    @property
+    def parseable(self) -> bool:
+        """Whether a parser sees this response: successes, and every direct lookup."""
+        return self.lookup is not None or 200 <= self.status < 300
 
     @property
     def content_type(self) -> str:
@@ -105,6 +113,17 @@ class Page:
     observations: list[Observation]
 
 
+@dataclass(frozen=True)
+class ItemRef:
+    """An item the index already has: what a connector needs to look it up directly."""
+
+    platform_id: str
+    kind: str
+    url: str | None
+    posted_at: datetime | None
+    parent_id: str | None = None
+
+
 @dataclass
 class HarvestContext:
     """What a connector gets for one harvest."""
@@ -115,15 +134,32 @@ class HarvestContext:
     cursor: dict[str, Any]
     retry: RetryPolicy
     options: BaseModel | None = None
+    recheck_window: timedelta = timedelta(days=30)  # items this recent are re-listed every harvest
+    full_sweep: bool = False  # this run re-lists the account's whole history
     # Set by the connector as it goes: the cursor to store once the data is durable, and
     # whether the run covered everything it meant to (a partial run never advances the cursor).
     next_cursor: dict[str, Any] = field(default_factory=dict)
     complete: bool = False
     notes: list[str] = field(default_factory=list)
+    # Everything posted at or after this time was in the listing: only there is absence a
+    # suspicion worth a direct lookup. None (a 304, an incremental stop) means no suspicion at all.
+    listed_since: datetime | None = None
+    # The listing could not reach back to the previous harvest (a feed keeps only its newest
+    # entries): (from, to) of what may have been lost, stated in coverage.
+    window_exceeded: tuple[str, str] | None = None
 
 
 class HarvestError(Exception):
-    """A harvest cannot go on; the message is the one-line reason shown to the operator."""
+    """A harvest cannot go on; the message is the one-line reason shown to the operator.
+
+    ``cause`` classifies the failure for coverage statements: "platform" (the platform
+    answered with an error), "outage" (5xx, timeouts, unreachable), "token" (credential expired
+    or revoked), "permission", "quota" (throttled beyond waiting), "listing" (a broken listing).
+    """
+
+    def __init__(self, message: str, cause: str = "platform"):
+        super().__init__(message)
+        self.cause = cause
 
 
 class PlatformError(HarvestError):
@@ -163,11 +199,12 @@ class Paginator(ABC, Generic[T, P]):
         self.pages += 1
         following = self.next_value(page)
         if following is not None and following in self._seen:
-            raise HarvestError(f"paging loops back to a page already fetched ({following}); the listing is broken")
+            raise HarvestError(f"paging loops back to a page already fetched ({following}); the listing is broken",
+                               "listing")
         if following is not None and self.pages >= self.max_pages:
             raise HarvestError(
                 f"paging did not end after {self.pages} pages; if the listing really is that long, "
-                "raise [capture] max_pages"
+                "raise [capture] max_pages", "listing"
             )
         self.current = following
 
@@ -177,6 +214,10 @@ class Connector(ABC):
 
     platform: ClassVar[str]
     options_model: ClassVar[type[BaseModel] | None] = None
+    # Kinds of item whose absence from a complete listing is worth a direct lookup.
+    lookup_kinds: ClassVar[tuple[str, ...]] = ()
+    default_recheck_window: ClassVar[timedelta] = timedelta(days=30)
+    default_full_sweep: ClassVar[timedelta] = timedelta(days=7)
 
     @classmethod
     def check_account(cls, account: AccountConfig) -> list[str]:
@@ -212,6 +253,14 @@ class Connector(ABC):
     @abstractmethod
     def harvest(self, context: HarvestContext) -> Iterator[Page]:
         """Fetch the account's pages through ``context.session``; set next_cursor and complete."""
+
+    def confirm(self, context: HarvestContext, suspects: list[ItemRef]) -> Iterator[Page]:
+        """Look up items missing from a complete listing, one by one (``session.get(..., lookup=id)``).
+
+        Only the platform's own answer (a 404 for that object, a tombstone) may make an item
+        deleted; a connector that cannot ask the platform yields nothing and nothing is deleted.
+        """
+        return iter(())
 
 
 class StrictOptions(BaseModel):

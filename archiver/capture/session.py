@@ -34,6 +34,7 @@ from archiver.capture.warc import RecordRef, RevisitTarget, WarcFileWriter, pars
 from connectors.base import CapturedResponse, Headers
 
 REDACTED_HEADER = "WARC-Archiver-Redacted"
+LOOKUP_HEADER = "WARC-Archiver-Lookup"  # the platform id of the item this exchange looked up
 MAX_REDIRECTS = 5
 
 
@@ -109,19 +110,20 @@ class RecordingSession:
 
     def get(
         self, url: str, *, params: dict[str, str] | None = None, headers: dict[str, str] | None = None,
-        max_bytes: int | None = None, revisit: RevisitLookup | None = None,
+        max_bytes: int | None = None, revisit: RevisitLookup | None = None, lookup: str | None = None,
     ) -> Exchange:
         """GET ``url``, following redirects hop by hop so every hop is archived.
 
         ``max_bytes`` caps the body (the record is then marked truncated); with ``revisit``, a
         payload already archived is written as a revisit record instead of a second copy.
+        ``lookup`` marks a direct lookup of one item (its platform id), in the record and for the parser.
         """
         request = requests.Request("GET", url, params=params, headers=headers)
         for _ in range(MAX_REDIRECTS + 1):
             prepared = self._http.prepare_request(request)
             if self.authorize is not None:
                 self.authorize(prepared)
-            exchange = self._send(prepared, max_bytes, revisit)
+            exchange = self._send(prepared, max_bytes, revisit, lookup)
             location = exchange.response.headers.get("location")
             if exchange.response.status not in (301, 302, 303, 307, 308) or not location:
                 return exchange
@@ -155,7 +157,8 @@ class RecordingSession:
 
     # The exchange -------------------------------------------------------------------------
     def _send(
-        self, prepared: requests.PreparedRequest, max_bytes: int | None, revisit: RevisitLookup | None
+        self, prepared: requests.PreparedRequest, max_bytes: int | None, revisit: RevisitLookup | None,
+        lookup: str | None = None,
     ) -> Exchange:
         moment = datetime.now(UTC)
         try:
@@ -170,7 +173,7 @@ class RecordingSession:
             raise FetchFailed(self._describe(prepared, exc)) from None
         finally:
             response.close()
-        return self._record(prepared, response, body, truncated, moment, revisit)
+        return self._record(prepared, response, body, truncated, moment, revisit, lookup)
 
     def _read(self, response: requests.Response, max_bytes: int | None) -> tuple[bytes, bool]:
         raw = response.raw
@@ -224,7 +227,7 @@ class RecordingSession:
 
     def _record(
         self, prepared: requests.PreparedRequest, response: requests.Response, body: bytes, truncated: bool,
-        moment: datetime, revisit: RevisitLookup | None,
+        moment: datetime, revisit: RevisitLookup | None, lookup: str | None = None,
     ) -> Exchange:
         target, uri_redacted = self.redactor.url(prepared.url or "")
         request_redactions, response_redactions = Redactions(), Redactions()
@@ -232,9 +235,9 @@ class RecordingSession:
             request_redactions.note("uri")
             response_redactions.note("uri")
         header_lines = _header_lines(response.raw)
-        lookup = Headers(header_lines)
-        chunked = "chunked" in lookup.get("transfer-encoding", "").lower()
-        encoding = lookup.get("content-encoding", "")
+        received = Headers(header_lines)
+        chunked = "chunked" in received.get("transfer-encoding", "").lower()
+        encoding = received.get("content-encoding", "")
         decoded = body
         if encoding and not truncated:
             try:
@@ -259,6 +262,8 @@ class RecordingSession:
             extra["WARC-Truncated"] = "length"
         if response_redactions:
             extra[REDACTED_HEADER] = response_redactions.header_value()
+        if lookup is not None:
+            extra[LOOKUP_HEADER] = lookup
         payload_sha256 = hashlib.sha256(stored).hexdigest()
         original = revisit(payload_sha256) if revisit is not None and not truncated else None
         if original is not None:
@@ -280,6 +285,7 @@ class RecordingSession:
             headers=Headers(header_lines),
             body=decoded,
             captured_at=parse_warc_date(extra["WARC-Date"]),
+            lookup=lookup,
         )
         evidence = Evidence(writer.path.name.removesuffix(".open"), response_ref, request_ref, payload_sha256)
         exchange = Exchange(captured, evidence, truncated)

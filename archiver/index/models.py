@@ -87,6 +87,10 @@ class Harvest(Base):
     new_versions: Mapped[int] = mapped_column(Integer, default=0)
     cursor_before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     cursor_after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Why it failed, as a class for coverage statements (see connectors.base.HarvestError).
+    cause: Mapped[str | None] = mapped_column(String(16))
+    # What the listing covered: listed_since, window_exceeded, full_sweep; and the run's notes.
+    coverage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class WarcFile(Base):
