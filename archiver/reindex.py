@@ -119,7 +119,8 @@ class WarcIndexer:
                 if kind in (*RECORD_TYPES_WITH_PAYLOAD, "revisit"):
                     pending = self._evidence(session, context, record, iterator)
                 elif kind == "metadata":
-                    self._metadata(session, context, record.content_stream().read())
+                    self._metadata(session, context, record.content_stream().read(),
+                                   parse_warc_date(headers.get_header("WARC-Date")))
             if pending is not None and context is not None:
                 self._flush(session, context, pending, result)
         return result
@@ -199,7 +200,7 @@ class WarcIndexer:
             result.new_versions += recorder.apply([Observed(o, evidence_id, observed_at) for o in pending.observations])
             result.observations += len(pending.observations)
 
-    def _metadata(self, session: Session, context: _Context, data: bytes) -> None:
+    def _metadata(self, session: Session, context: _Context, data: bytes, written_at: datetime) -> None:
         try:
             summary = json.loads(data)
         except ValueError:
@@ -212,6 +213,8 @@ class WarcIndexer:
         harvest.status = "succeeded" if complete else ("failed" if summary.get("error") else "partial")
         harvest.error, harvest.complete = summary.get("error"), complete
         harvest.pages = int(summary.get("pages") or 0)
+        harvest.cause, harvest.coverage = summary.get("cause"), summary.get("coverage")
+        harvest.finished_at = written_at
         if complete:
             harvest.cursor_after = summary.get("cursor") or {}
             account = session.get(Account, context.account_id)

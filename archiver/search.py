@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, column, func, literal_column, select, table
+from sqlalchemy import ColumnElement, Select, String, and_, column, func, literal_column, select, table
 from sqlalchemy.orm import Session
 
 from archiver.index.models import Account, Item, Version
@@ -145,6 +145,31 @@ def search(session: Session, query: SearchQuery) -> SearchPage:
         for item, account, platform, *_ in rows
     ]
     return SearchPage(hits, total)
+
+
+def state_counts(session: Session, query: SearchQuery) -> list[dict[str, Any]]:
+    """Versions by account, month first observed and state, for the items the query matches.
+
+    The monthly picture a records manager or a court asks for: how many comments were edited,
+    hidden or deleted on which account, and when that was observed.
+    """
+    matching = select(Item.id).join(Account, Account.id == Item.account_id)
+    conditions = _filters(SearchQuery(**{**query.__dict__, "states": ()}))
+    if conditions:
+        matching = matching.where(and_(*conditions))
+    if query.text and query.text.strip():
+        found = _matching_versions(session, query.text).subquery()
+        matching = matching.join(found, found.c.item_id == Item.id)
+    month = func.substr(func.cast(Version.first_observed_at, String), 1, 7)
+    rows = session.execute(
+        select(Account.name, month.label("month"), Version.state, func.count())
+        .join(Item, Item.id == Version.item_id).join(Account, Account.id == Item.account_id)
+        .where(Version.item_id.in_(matching.scalar_subquery()),
+               *([Version.state.in_(query.states)] if query.states else []))
+        .group_by(Account.name, month, Version.state)
+        .order_by(Account.name, month, Version.state)
+    ).all()
+    return [{"account": a, "month": m, "state": s, "versions": n} for a, m, s, n in rows]
 
 
 def _snippet(words: str, user_text: str | None, width: int = 160) -> str:

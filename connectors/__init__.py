@@ -1,12 +1,39 @@
-"""Platform connectors, one package per platform, found by the account's ``platform`` key."""
+"""Platform connectors, one package per platform, found by the account's ``platform`` key.
+
+The registry imports a connector only when it is first asked for, so that the core (which
+the connectors themselves use) can import ``connectors.base`` without pulling every platform in.
+"""
 
 from __future__ import annotations
 
-from connectors.base import Connector
-from connectors.rss import RssConnector
+from collections.abc import Iterator, Mapping
+from importlib import import_module
 
-registry: dict[str, type[Connector]] = {
-    connector.platform: connector for connector in (RssConnector,)
+from connectors.base import Connector
+
+CONNECTORS = {
+    "rss": "connectors.rss.client:RssConnector",
 }
+
+
+class _Registry(Mapping[str, type[Connector]]):
+    def __init__(self, paths: dict[str, str]):
+        self._paths = paths
+        self._loaded: dict[str, type[Connector]] = {}
+
+    def __getitem__(self, platform: str) -> type[Connector]:
+        if platform not in self._loaded:
+            module, _, name = self._paths[platform].partition(":")
+            self._loaded[platform] = getattr(import_module(module), name)
+        return self._loaded[platform]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
+registry: Mapping[str, type[Connector]] = _Registry(CONNECTORS)
 
 __all__ = ["Connector", "registry"]

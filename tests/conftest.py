@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from seaweed import s3_bucket, s3_env, s3_plain_bucket, seaweedfs  # noqa: F401 - fixtures
 
 from archiver.cli import main
 from archiver.config import Config, load_config
 from archiver.index.db import IndexDB, open_index
 from connectors.rss.fakeserver import FakeFeedServer
+from seaweed import s3_bucket, s3_env, s3_plain_bucket, seaweedfs  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"

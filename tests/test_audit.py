@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from conftest import Workspace
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from conftest import Workspace
 from connectors.rss.fakeserver import FakeFeed, FakeFeedServer
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, Workspace, run_cli
 
 from archiver.config import ConfigError, parse_config
 from archiver.schedule import parse_schedule
 from archiver.units import parse_duration, parse_size
+from conftest import ROOT, Workspace, run_cli
 
 
 def problems(text: str, tmp_path: Path) -> list[str]:

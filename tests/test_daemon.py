@@ -9,14 +9,14 @@ import sys
 import threading
 import time
 
-from conftest import ROOT, Workspace
 from sqlalchemy import select
-from test_harvest import warcio_check
 
 from archiver.daemon import Daemon
 from archiver.index.models import Harvest
+from conftest import ROOT, Workspace
 from connectors.rss.fakeserver import FakeFeed, FakeFeedServer
 from storage.local import LocalStorage
+from test_harvest import warcio_check
 
 
 def test_every_account_is_harvested_at_start_then_on_schedule(workspace: Workspace,

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Workspace
 from sqlalchemy import func, select
 
 from archiver.index.models import Account, Evidence, Harvest, Item, Version
+from conftest import Workspace
 from connectors.rss.fakeserver import FakeFeed, FakeFeedServer
 
 

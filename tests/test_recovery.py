@@ -11,16 +11,16 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, Workspace
 from sqlalchemy import func, select
-from test_harvest import count, warcio_check
 
 import archiver.harvest
 from archiver.capture.spool import complete_records_end
 from archiver.capture.warc import WarcFileWriter
 from archiver.index.models import Harvest, Item, StagedObservation, WarcFile
 from archiver.recovery import _complete_open_file
+from conftest import ROOT, Workspace
 from connectors.rss.fakeserver import FakeFeed, FakeFeedServer
+from test_harvest import count, warcio_check
 
 
 def test_half_written_file_is_cut_back_to_its_last_whole_record(tmp_path: Path) -> None:

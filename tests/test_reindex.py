@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Workspace
 from sqlalchemy import select
 
 from archiver.index.models import Account, Evidence, Item, Version, WarcFile
+from conftest import Workspace
 from connectors.rss.fakeserver import FakeFeed, FakeFeedServer
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from conftest import FIXTURES, ROOT
-
 from archiver.capture.warc import parse_warc_date
+from conftest import FIXTURES, ROOT
 from connectors.base import CapturedResponse, Headers
 from connectors.rss.parser import parse_feed
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from conftest import Workspace
+from connectors.rss.fakeserver import FakeFeed, FakeFeedServer
 from seaweed import SeaweedServer, storage_lines
+from storage import ObjectLocked, open_storage
 from test_harvest import warcio_check
 from test_reindex import snapshot
-
-from connectors.rss.fakeserver import FakeFeed, FakeFeedServer
-from storage import ObjectLocked, open_storage
 
 pytestmark = pytest.mark.s3
 

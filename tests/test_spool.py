@@ -6,9 +6,8 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from test_harvest import warcio_check
-
 from archiver.capture.spool import HarvestWarcs, spool_files, try_lock
+from test_harvest import warcio_check
 
 
 def test_files_roll_by_month_and_size(tmp_path: Path) -> None:

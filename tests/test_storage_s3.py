@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import seaweed
 from botocore.exceptions import ClientError
-from seaweed import KEY_ENV, SECRET_ENV, TEST_KEY, TEST_SECRET, SeaweedServer, storage_lines
 
+import seaweed
 from archiver.config import parse_config
+from seaweed import KEY_ENV, SECRET_ENV, TEST_KEY, TEST_SECRET, SeaweedServer, storage_lines
 from storage import ObjectConflict, ObjectLocked, StorageError, StorageUnavailable, open_storage
 from storage.s3 import S3Storage
 

@@ -8,7 +8,7 @@ import json
 from archiver import audit
 from archiver.cli.app import App, Failure, moment, print_json, print_table
 from archiver.items import ItemNotFound, find_item, item_history
-from archiver.search import SearchQuery, search
+from archiver.search import SearchQuery, search, state_counts
 
 STATES = ("visible", "edited", "hidden", "deleted", "unavailable")
 
@@ -36,6 +36,8 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     add_filters(parser)
     parser.add_argument("--limit", type=int, default=50, help="results per page (default 50)")
     parser.add_argument("--offset", type=int, default=0, help="skip this many results")
+    parser.add_argument("--counts", action="store_true",
+                        help="instead of items: versions per account, month and state (e.g. with --state deleted)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(handler=run_search)
     show = commands.add_parser("show", help="an item with every version and the evidence behind each")
@@ -48,6 +50,15 @@ def run_search(app: App, args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise Failure("--limit must be at least 1")
     query = query_from(args, args.limit, args.offset)
+    if args.counts:
+        with app.db.session() as session:
+            counts = state_counts(session, query)
+            audit.record(session, "search.counts", query=query.describe())
+        if args.json:
+            print_json(counts)
+        else:
+            print_table(counts, ["account", "month", "state", "versions"])
+        return 0
     with app.db.session() as session:
         page = search(session, query)
         audit.record(session, "search", query=query.describe(), results=page.total)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from archiver.index.models import Evidence, Item, Version
@@ -163,8 +163,12 @@ class VersionRecorder:
             self.session.execute(
                 update(ITEMS).where(ITEMS.c.id == bindparam("c_id")).values(
                     latest_hash=bindparam("c_hash"), version_count=bindparam("c_seq"), state=bindparam("c_state"),
-                    last_seen_at=bindparam("c_seen"), url=bindparam("c_url"), author=bindparam("c_author"),
-                    posted_at=bindparam("c_posted"), parent_platform_id=bindparam("c_parent"),
+                    last_seen_at=bindparam("c_seen"),
+                    # A lookup or a tombstone says little about the item: keep what earlier versions said.
+                    url=func.coalesce(bindparam("c_url"), ITEMS.c.url),
+                    author=func.coalesce(bindparam("c_author"), ITEMS.c.author),
+                    posted_at=func.coalesce(bindparam("c_posted", type_=ITEMS.c.posted_at.type), ITEMS.c.posted_at),
+                    parent_platform_id=func.coalesce(bindparam("c_parent"), ITEMS.c.parent_platform_id),
                 ),
                 changed,
             )

@@ -1,5 +1,1 @@
-"""RSS 2.0 and Atom feeds: agency news, blogs, YouTube channel feeds."""
-
-from connectors.rss.client import RssConnector
-
-__all__ = ["RssConnector"]
+"""RSS 2.0 and Atom feeds: agency news, blogs, YouTube channel feeds (connector in client.py)."""

@@ -8,24 +8,39 @@ later harvests, at the first page holding nothing newer than the previous harves
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from archiver.capture.session import FetchFailed
 from connectors.base import (
     CapturedResponse,
     Connector,
     HarvestContext,
+    ItemRef,
     Observation,
     Page,
     PlatformError,
     StrictOptions,
 )
 from connectors.rss.paginator import FeedPaginator
-from connectors.rss.parser import parse_feed
+from connectors.rss.parser import lookup_observations, parse_feed
 
 if TYPE_CHECKING:
     from archiver.capture.session import Exchange
     from archiver.config import AccountConfig
+
+
+def with_base_url(url: str, base_url: str | None) -> str:
+    """``url`` with its scheme and host replaced by ``base_url`` (proxies, tests).
+
+    >>> with_base_url("https://www.example.gov/news/1", "http://127.0.0.1:8765")
+    'http://127.0.0.1:8765/news/1'
+    """
+    if not base_url:
+        return url
+    base, original = urlsplit(base_url), urlsplit(url)
+    return urlunsplit((base.scheme, base.netloc, base.path.rstrip("/") + original.path, original.query, ""))
 
 
 def feed_url(account: AccountConfig) -> str:
@@ -36,11 +51,7 @@ def feed_url(account: AccountConfig) -> str:
     ...                        base_url="http://127.0.0.1:8765"))
     'http://127.0.0.1:8765/feeds/videos.xml?channel_id=UC1'
     """
-    if not account.base_url:
-        return account.id
-    base, original = urlsplit(account.base_url), urlsplit(account.id)
-    path = base.path.rstrip("/") + original.path
-    return urlunsplit((base.scheme, base.netloc, path, original.query, ""))
+    return with_base_url(account.id, account.base_url)
 
 
 class RssOptions(StrictOptions):
@@ -73,9 +84,27 @@ class RssConnector(Connector):
                             "(or a file:// path to a saved feed)")
         return problems
 
+    lookup_kinds = ("entry",)
+
     @classmethod
     def parse(cls, response: CapturedResponse) -> list[Observation]:
+        if response.lookup is not None:
+            return lookup_observations(response)
         return parse_feed(response).observations
+
+    def confirm(self, context: HarvestContext, suspects: list[ItemRef]) -> Iterator[Page]:
+        """Ask each missing entry's own page; only a 404 or 410 there records a deletion."""
+        for suspect in suspects:
+            if not suspect.url or not suspect.url.startswith(("http://", "https://")):
+                continue
+            url = with_base_url(suspect.url, context.account.base_url)
+            try:
+                exchange = context.retry.call(lambda url=url, suspect=suspect: context.session.get(
+                    url, lookup=suspect.platform_id))
+            except FetchFailed as exc:
+                context.notes.append(f"could not look up {suspect.platform_id}: {exc}")
+                continue
+            yield Page(exchange, lookup_observations(exchange.response))
 
     def harvest(self, context: HarvestContext) -> Iterator[Page]:
         url = feed_url(context.account)
@@ -87,6 +116,8 @@ class RssConnector(Connector):
                                                             ("If-Modified-Since", "last_modified")) if cursor.get(key)}
         pages = FeedPaginator(url, max_pages=context.capture.max_pages)
         newest: str | None = cursor.get("newest")
+        oldest_listed: datetime | None = None
+        recheck_from = datetime.now(UTC) - context.recheck_window
         validators: dict[str, Any] = {}
         token = context.account.secret("token_env") if context.account.token_env else None
         param = context.options.token_param if isinstance(context.options, RssOptions) else None
@@ -111,12 +142,22 @@ class RssConnector(Connector):
             if first:
                 validators = {"etag": response.headers.get("etag"),
                               "last_modified": response.headers.get("last-modified")}
-            caught_up = bool(cursor.get("newest") and page.newest and page.newest <= cursor["newest"])
             newest = max(filter(None, [newest, page.newest]), default=None)
-            if caught_up:
-                context.notes.append(f"stopped paging at page {pages.pages + 1}: nothing newer than the last harvest")
+            oldest_listed = min(filter(None, [oldest_listed, page.oldest_posted]), default=None)
+            caught_up = bool(cursor.get("newest") and page.newest and page.newest <= cursor["newest"])
+            past_window = page.oldest_posted is not None and page.oldest_posted < recheck_from
+            if caught_up and past_window and not context.full_sweep:
+                context.notes.append(f"stopped paging at page {pages.pages + 1}: nothing newer than the last "
+                                     "harvest and older than the re-check window")
                 break
             pages.advance(page)
+        if pages.finished and cursor.get("newest") and oldest_listed is not None \
+                and oldest_listed.isoformat() > cursor["newest"]:
+            # The feed's window no longer reaches back to what the last harvest saw.
+            context.window_exceeded = (cursor["newest"], oldest_listed.isoformat())
+            context.notes.append(f"entries published between {cursor['newest']} and {oldest_listed.isoformat()} "
+                                 "may have left the feed before this harvest")
+        context.listed_since = oldest_listed
         context.next_cursor = {"url": url, **{k: v for k, v in validators.items() if v}, "newest": newest}
         context.complete = True
 
@@ -136,5 +177,6 @@ class RssConnector(Connector):
         where = f"{exchange.response.url} answered HTTP {status}"
         hint = {404: "check the feed URL in the account's id", 401: "the feed needs credentials",
                 403: "the server refuses the archiver; check access rules", 410: "the feed was removed"}
+        cause = {401: "token", 403: "permission", 429: "quota"}.get(status, "outage" if status >= 500 else "platform")
         raise PlatformError(f"{where}: {hint.get(status, 'the server could not give the feed')} "
-                            f"(the response is kept in {exchange.evidence.warc_name})")
+                            f"(the response is kept in {exchange.evidence.warc_name})", cause)

@@ -142,6 +142,8 @@ class FakeFeed:
     require_header: tuple[str, str] | None = None  # 401 unless the request has this header value
     require_query: tuple[str, str] | None = None  # 401 unless the query has this parameter value
     retry_after: int | None = None  # Retry-After on fault responses
+    window: int | None = None  # list only the newest N posts (as YouTube does); older posts still exist
+    post_faults: dict[str, int] = field(default_factory=dict)  # {post key: status} for its /posts/ page
     clock: datetime = BASE_TIME  # Last-Modified of every page
     version: int = 0
     _next_n: int = field(default=1, repr=False)
@@ -242,7 +244,12 @@ class FakeFeed:
 
     def page_count(self) -> int:
         """Number of real pages (an endless feed answers any page past them too)."""
-        return 1 if self.kind == "raw" or not self.page_size else max(1, -(-len(self.entries) // self.page_size))
+        listed = len(self.listed())
+        return 1 if self.kind == "raw" or not self.page_size else max(1, -(-listed // self.page_size))
+
+    def listed(self) -> list[FakeEntry]:
+        """The posts the feed shows: all of them, or the newest ``window``."""
+        return self.entries[:self.window] if self.window else self.entries
 
     def page(self, page: int, base_url: str, path: str, gz: bool = False) -> tuple[bytes, str] | None:
         """(body, ETag) of ``page`` as served at ``base_url + path``, or None if there is no such page.
@@ -268,11 +275,12 @@ class FakeFeed:
             return None
         if self.kind == "raw":
             return self.raw
-        size = self.page_size or max(len(self.entries), 1)
+        listed = self.listed()
+        size = self.page_size or max(len(listed), 1)
         start = (page - 1) * size
-        items = self.entries[start:start + size]
+        items = listed[start:start + size]
         if self.endless:  # archive posts a1, a2, ... continue below the oldest real post
-            k0 = max(start - len(self.entries), 0) + 1
+            k0 = max(start - len(listed), 0) + 1
             items += [self._make(f"a{k}", k, max(EPOCH, BASE_TIME - k * STEP))
                       for k in range(k0, k0 + size - len(items))]
         rels = [("self", page), ("first", 1)] + [("previous", page - 1)] * (page > 1)
@@ -509,6 +517,8 @@ class _Handler(BaseHTTPRequestHandler):
         for feed in list(self.server.fake.feeds.values()):
             if len(parts) != 2 or feed.kind == "raw" or feed.prefix != parts[0]:
                 continue
+            if parts[1] in feed.post_faults:
+                return self._error(feed.post_faults[parts[1]], head)
             entry = next((e for e in list(feed.entries) if e.key == parts[1]), None)
             if entry is None and feed.endless and re.fullmatch(r"a[1-9]\d*", parts[1]):
                 entry = feed._make(parts[1], int(parts[1][1:]), BASE_TIME)

@@ -19,7 +19,7 @@ from typing import Any
 import feedparser
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
-from connectors.base import CapturedResponse, Observation
+from connectors.base import CapturedResponse, Observation, VersionState
 
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
@@ -34,6 +34,7 @@ class FeedPage:
     next_url: str | None = None
     problem: str | None = None  # why this is not a usable feed, if it is not
     newest: str | None = None  # latest published/updated time among its entries (ISO 8601)
+    oldest_posted: datetime | None = None  # earliest publication time among its entries
 
 
 def plain_text(markup: str) -> str:
@@ -132,6 +133,21 @@ def feed_observation(feed: Any, url: str) -> Observation:
     )
 
 
+GONE = (404, 410)
+
+
+def lookup_observations(response: CapturedResponse) -> list[Observation]:
+    """A direct lookup of one entry's page: 404 or 410 is the publisher saying it is gone.
+
+    Anything else says nothing about the entry (a 200 means it merely left the feed's window),
+    so nothing is recorded and nothing is deleted.
+    """
+    if response.lookup is None or response.status not in GONE:
+        return []
+    return [Observation(platform_id=response.lookup, kind="entry", state=VersionState.DELETED,
+                        content={"gone": f"HTTP {response.status} at {response.url}"})]
+
+
 def _looks_like_feed(response: CapturedResponse) -> bool:
     kind = response.content_type
     return not kind or any(word in kind for word in FEED_TYPES) or kind.startswith("text/")
@@ -166,6 +182,8 @@ def parse_feed(response: CapturedResponse) -> FeedPage:
         if stamp:
             times.append(stamp.isoformat())
     page.newest = max(times) if times else None
+    posted = [o.posted_at for o in page.observations if o.kind == "entry" and o.posted_at]
+    page.oldest_posted = min(posted) if posted else None
     for link in parsed.feed.get("links", []):
         if link.get("rel") == "next" and link.get("href"):
             page.next_url = link["href"]
