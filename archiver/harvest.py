@@ -41,6 +41,8 @@ from storage.base import Storage, StorageError
 
 log = logging.getLogger(__name__)
 FULL_SWEEP_KEY = "full_sweep_at"  # in the account's cursor: when the whole history was last re-listed
+PENDING_LOOKUPS_KEY = "pending_lookups"  # in the cursor: suspects whose lookup got no answer yet
+LISTED_AT_KEY = "listed_at"  # in the cursor: when the last harvest that really listed the account began
 
 
 class HarvestInterrupted(Exception):
@@ -214,7 +216,10 @@ class HarvestRunner:
         """The listing, then direct lookups of what a complete listing should have shown and did not."""
         yield from connector.harvest(context)
         if context.complete and context.listed_since is not None:
-            suspects = staging.suspects(connector.lookup_kinds, context.listed_since)
+            pending = set(context.cursor.get(PENDING_LOOKUPS_KEY, []))
+            listed_at = context.cursor.get(LISTED_AT_KEY)
+            previous = datetime.fromisoformat(listed_at) if listed_at else None
+            suspects = staging.suspects(connector.lookup_kinds, context.listed_since, previous, pending)
             if suspects:
                 context.notes.append(f"looked up {len(suspects)} item(s) missing from the listing")
                 yield from connector.confirm(context, suspects)
@@ -225,6 +230,11 @@ class HarvestRunner:
         swept_at = started.isoformat() if context.full_sweep else context.cursor.get(FULL_SWEEP_KEY)
         if swept_at:
             cursor[FULL_SWEEP_KEY] = swept_at
+        if context.unresolved:
+            cursor[PENDING_LOOKUPS_KEY] = sorted(set(context.unresolved))
+        listed_at = started.isoformat() if context.listed_since is not None else context.cursor.get(LISTED_AT_KEY)
+        if listed_at:
+            cursor[LISTED_AT_KEY] = listed_at
         return cursor
 
     def _finish(

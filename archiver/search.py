@@ -134,11 +134,14 @@ def search(session: Session, query: SearchQuery) -> SearchPage:
         base = base.where(and_(*conditions))
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = session.execute(base.order_by(*order).limit(query.limit).offset(query.offset)).all()
-    latest = {item_id: words for item_id, words in session.execute(
+    # The latest words each item had: a deleted or hidden version has none of its own.
+    latest: dict[int, str] = {}
+    for item_id, words in session.execute(
         select(Version.item_id, Version.text)
-        .join(Item, and_(Item.id == Version.item_id, Item.version_count == Version.seq))
-        .where(Version.item_id.in_([row[0].id for row in rows]))
-    )}
+        .where(Version.item_id.in_([row[0].id for row in rows]), Version.text != "")
+        .order_by(Version.item_id, Version.seq)
+    ):
+        latest[item_id] = words
     hits = [
         SearchHit(item.id, account, platform, item.platform_id, item.kind, item.state, item.posted_at, item.author,
                   item.url, _snippet(latest.get(item.id, ""), query.text))

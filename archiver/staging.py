@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, false, insert, or_, select
 
 from archiver.capture.session import Exchange
 from archiver.capture.warc import RevisitTarget
@@ -66,15 +66,20 @@ class HarvestStaging:
         with self.db.session() as session:
             return media_archived(session, self.account_id, url)
 
-    def suspects(self, kinds: tuple[str, ...], listed_since: datetime) -> list[ItemRef]:
-        """Items a complete listing should have shown but did not: candidates for a direct lookup."""
-        if not kinds:
+    def suspects(self, kinds: tuple[str, ...], listed_since: datetime, previous: datetime | None,
+                 pending: set[str]) -> list[ItemRef]:
+        """Items the previous complete listing (started at ``previous``) showed and this one,
+        covering the same range, did not; plus earlier suspects whose lookup got no answer.
+        Each is looked up once, not every harvest."""
+        if not kinds or (previous is None and not pending):
             return []
         with self.db.session() as session:
+            listed_before = Item.last_seen_at >= previous if previous is not None else false()
             rows = session.execute(
                 select(Item.platform_id, Item.kind, Item.url, Item.posted_at, Item.parent_platform_id)
                 .where(Item.account_id == self.account_id, Item.kind.in_(kinds),
-                       Item.state != VersionState.DELETED.value, Item.posted_at >= listed_since)
+                       Item.state != VersionState.DELETED.value,
+                       or_(and_(listed_before, Item.posted_at >= listed_since), Item.platform_id.in_(pending)))
                 .order_by(Item.posted_at.desc())
             ).all()
         missing = [ItemRef(*row) for row in rows if row.platform_id not in self.seen]

@@ -141,9 +141,12 @@ class HarvestContext:
     next_cursor: dict[str, Any] = field(default_factory=dict)
     complete: bool = False
     notes: list[str] = field(default_factory=list)
-    # Everything posted at or after this time was in the listing: only there is absence a
-    # suspicion worth a direct lookup. None (a 304, an incremental stop) means no suspicion at all.
+    # Everything posted at or after this time was in the listing (datetime.min: the listing
+    # reached its end). Only an item listed last time, posted in that range and missing now is a
+    # suspect worth a direct lookup. None (a 304, nothing listed) means no suspicion at all.
     listed_since: datetime | None = None
+    # Suspects whose lookup got no definite answer (5xx, timeout): asked again next harvest.
+    unresolved: list[str] = field(default_factory=list)
     # The listing could not reach back to the previous harvest (a feed keeps only its newest
     # entries): (from, to) of what may have been lost, stated in coverage.
     window_exceeded: tuple[str, str] | None = None

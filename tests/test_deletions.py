@@ -40,14 +40,20 @@ def test_a_removed_entry_is_deleted_after_its_own_page_says_so(workspace: Worksp
     assert snapshot(workspace) == before
 
 
-def test_entries_leaving_a_feed_window_are_not_suspects(workspace: Workspace, feed_server: FakeFeedServer) -> None:
+def test_entries_leaving_a_feed_window_are_looked_up_once_and_kept(workspace: Workspace,
+                                                                   feed_server: FakeFeedServer) -> None:
     feed = FakeFeed.synthetic(entries=20)
     feed.window = 5  # like YouTube's channel feed: only the newest few
     setup(workspace, feed_server, feed)
     assert workspace.cli("harvest").code == 0
+    dropped = feed.entries[3:5]
     feed.add_new(2)  # two older entries drop out of the window; their pages still exist
     assert workspace.cli("harvest").code == 0
-    assert not any(r.path.startswith("/posts/") for r in feed_server.requests_seen)
+    looked_up = sorted(r.path for r in feed_server.requests_seen if r.path.startswith("/posts/"))
+    assert looked_up == sorted(f"/posts/{feed.prefix}/{e.key}" for e in dropped)
+    feed.add_new(1)
+    assert workspace.cli("harvest").code == 0  # one more drops out; the first two are not asked again
+    assert sum(1 for r in feed_server.requests_seen if r.path.startswith("/posts/")) == 3
     assert workspace.cli("search", "--state", "deleted", "--json").json()["total"] == 0
 
 
@@ -65,3 +71,10 @@ def test_a_failed_listing_or_lookup_never_deletes(workspace: Workspace, feed_ser
     assert result.code == 0, result.err
     assert len(feed_server.requests_for(f"/posts/{feed.prefix}/{gone.key}")) == 2  # tried, and retried once
     assert workspace.cli("search", "--state", "deleted", "--json").json()["total"] == 0
+    # The unanswered lookup is asked again next time; now the page says it is gone.
+    del feed.post_faults[gone.key]
+    feed.add_new(1)
+    assert workspace.cli("harvest").code == 0
+    assert len(feed_server.requests_for(f"/posts/{feed.prefix}/{gone.key}")) == 3
+    found = workspace.cli("search", "--state", "deleted", "--json").json()
+    assert [hit["platform_id"] for hit in found["items"]] == [gone.id]

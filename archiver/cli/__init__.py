@@ -8,11 +8,11 @@ import sys
 
 from archiver import __version__
 from archiver.capture.redact import RedactingLogFilter
-from archiver.cli import accounts, audit, check_config, coverage, export, harvest, reindex, search
+from archiver.cli import accounts, audit, check_config, coverage, demo, export, harvest, reindex, search
 from archiver.cli.app import EXIT_FAILURE, EXIT_USAGE, App, Failure
 from archiver.config import ConfigError
 
-COMMANDS = (check_config, accounts, harvest, search, export, reindex, coverage, audit)
+COMMANDS = (check_config, accounts, harvest, search, export, reindex, coverage, audit, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,7 +24,7 @@ from connectors.base import (
     StrictOptions,
 )
 from connectors.rss.paginator import FeedPaginator
-from connectors.rss.parser import lookup_observations, parse_feed
+from connectors.rss.parser import GONE, lookup_observations, parse_feed
 
 if TYPE_CHECKING:
     from archiver.capture.session import Exchange
@@ -103,7 +103,10 @@ class RssConnector(Connector):
                     url, lookup=suspect.platform_id))
             except FetchFailed as exc:
                 context.notes.append(f"could not look up {suspect.platform_id}: {exc}")
+                context.unresolved.append(suspect.platform_id)
                 continue
+            if exchange.response.status != 200 and exchange.response.status not in GONE:
+                context.unresolved.append(suspect.platform_id)  # no answer either way: ask again later
             yield Page(exchange, lookup_observations(exchange.response))
 
     def harvest(self, context: HarvestContext) -> Iterator[Page]:
@@ -137,7 +140,8 @@ class RssConnector(Connector):
             self._check(exchange)
             page = parse_feed(response)
             if page.problem:
-                raise PlatformError(f"{page.problem}; the response is kept in {exchange.evidence.warc_name}")
+                raise PlatformError(f"{page.problem}; the response is kept in {exchange.evidence.warc_name}",
+                                    "listing")
             yield Page(exchange, page.observations)
             if first:
                 validators = {"etag": response.headers.get("etag"),
@@ -157,7 +161,9 @@ class RssConnector(Connector):
             context.window_exceeded = (cursor["newest"], oldest_listed.isoformat())
             context.notes.append(f"entries published between {cursor['newest']} and {oldest_listed.isoformat()} "
                                  "may have left the feed before this harvest")
-        context.listed_since = oldest_listed
+        # Paging to the feed's end lists all it has: an entry listed last time and missing now is a
+        # suspect however old (a windowed feed's dropped entries are looked up once, and survive).
+        context.listed_since = datetime.min.replace(tzinfo=UTC) if pages.finished else oldest_listed
         context.next_cursor = {"url": url, **{k: v for k, v in validators.items() if v}, "newest": newest}
         context.complete = True
 

@@ -176,33 +176,35 @@ class FakeFeed:
                          author, when, when)
 
     # Mutations: each advances ``clock`` by TICK, bumps ``version`` and drops the cached pages.
-    def touch(self) -> datetime:
-        """Record a change (call it after changing ``entries`` or ``raw`` by hand)."""
+    def touch(self, at: datetime | None = None) -> datetime:
+        """Record a change (call it after changing ``entries`` or ``raw`` by hand); ``at`` sets the
+        feed clock to a simulated time instead of advancing it by a minute."""
         with self._lock:
-            self.clock, self.version = self.clock + TICK, self.version + 1
+            self.clock, self.version = at or self.clock + TICK, self.version + 1
             self._cache.clear()
             return self.clock
 
-    def edit(self, entry_index: int, *, title: str | None = None, summary: str | None = None) -> FakeEntry:
+    def edit(self, entry_index: int, *, title: str | None = None, summary: str | None = None,
+             at: datetime | None = None) -> FakeEntry:
         """Change ``entries[entry_index]`` (0 = newest); its ``updated`` becomes the new clock."""
         with self._lock:
             entry = self._own_entries()[entry_index]
             entry.title = entry.title if title is None else title
             entry.summary = entry.summary if summary is None else summary
-            entry.updated = self.touch()
+            entry.updated = self.touch(at)
             return entry
 
-    def remove(self, entry_index: int) -> FakeEntry:
+    def remove(self, entry_index: int, at: datetime | None = None) -> FakeEntry:
         """Delete a post: gone from the feed, and its post page answers 404 (its media stay)."""
         with self._lock:
             entry = self._own_entries().pop(entry_index)
-            self.touch()
+            self.touch(at)
             return entry
 
-    def add_new(self, count: int = 1) -> list[FakeEntry]:
+    def add_new(self, count: int = 1, at: datetime | None = None) -> list[FakeEntry]:
         """Publish ``count`` posts at the top (returned oldest first)."""
         with self._lock:
-            new = [self._make(str(n), n, self.touch()) for n in range(self._next_n, self._next_n + count)]
+            new = [self._make(str(n), n, self.touch(at)) for n in range(self._next_n, self._next_n + count)]
             self._own_entries()[:0], self._next_n = new[::-1], self._next_n + count
             return new
 
