@@ -12,12 +12,13 @@ import os
 import re
 import tomllib
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from archiver.retention.settings import FixitySection, RetentionSection, TimestampSection
 from archiver.units import parse_duration, parse_size
 
 DEFAULT_CONFIG = "archiver.toml"
@@ -97,6 +98,8 @@ class AccountConfig(BaseModel):
     base_url: str | None = None
     schedule: str = "1h"
     token_env: str | None = None
+    retention: str | None = None  # the code of the record series its items belong to ([[retention.series]])
+    closed: date | None = None  # when the account was closed (the "account_closed" retention trigger)
 
     @field_validator("name")
     @classmethod
@@ -165,6 +168,9 @@ class Config(_Strict):
     database: DatabaseSection = DatabaseSection()
     storage: StorageSection = StorageSection()
     capture: CaptureSection = CaptureSection()
+    retention: RetentionSection = RetentionSection()
+    fixity: FixitySection = FixitySection()
+    timestamp: TimestampSection = TimestampSection()
     accounts: list[AccountConfig] = []
 
     # Where the file was, so relative paths resolve against it, and its digest for warcinfo.
@@ -181,6 +187,10 @@ class Config(_Strict):
                     "account names must be unique"
                 )
             seen[account.name] = index
+            if account.retention is not None and self.retention.get(account.retention) is None:
+                known = ", ".join(s.code for s in self.retention.series) or "none defined"
+                raise ValueError(f"accounts[{index}].retention: no record series '{account.retention}' "
+                                 f"(defined: {known}); add a [[retention.series]] with that code")
         return self
 
     # Resolved locations ---------------------------------------------------------------------
