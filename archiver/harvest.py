@@ -31,12 +31,14 @@ from archiver.capture.retry import RetryPolicy
 from archiver.capture.session import Exchange, FetchFailed, RecordingSession
 from archiver.capture.spool import HarvestWarcs, month_of, new_harvest_uid, try_lock
 from archiver.capture.warc import RevisitTarget
-from archiver.config import AccountConfig, Config, ConfigError, storage_retention
+from archiver.config import AccountConfig, Config, ConfigError
 from archiver.index.db import IndexDB
 from archiver.index.ledger import ensure_account, evidence_row, media_archived, now, revisit_target
 from archiver.index.models import Account, Harvest, StagedObservation, WarcFile
 from archiver.index.recorder import insert_evidence, observation_to_json
 from archiver.ingest import apply_staged, store_warc
+from archiver.retention import holds
+from archiver.retention.lock import LockPolicy
 from connectors import registry
 from connectors.base import Connector, HarvestContext, HarvestError, Page
 from storage.base import Storage, StorageError
@@ -203,13 +205,14 @@ class HarvestRunner:
         outcome.warcs = [s.key for s in sealed]
         for warc in sealed:
             try:
-                store_warc(self.db, self.storage, warc, storage_retention(self.config))
+                store_warc(self.db, self.storage, warc, LockPolicy(self.config))
             except StorageError as exc:
                 # Sealed and safe in the spool: the next start uploads and indexes it.
                 problem = (f"{exc} — the WARCs stay in the spool ({self.config.spool_dir}) "
                            "and are stored on the next start")
                 return self._finish(harvest_id, account_id, outcome, problem, None, keep_running=True)
         outcome.new_versions = apply_staged(self.db, harvest_id, account_id)
+        self._holds()
         for warc in sealed:
             warc.path.unlink(missing_ok=True)
         complete = context.complete and error is None
@@ -224,6 +227,12 @@ class HarvestRunner:
                 [{"harvest_id": harvest_id, "evidence_id": evidence_id, "observation": observation_to_json(o)}
                  for o in page.observations],
             )
+
+    def _holds(self) -> None:
+        try:  # new captures matching an active legal hold join it; their WARCs get the store's hold
+            holds.after_harvest(self.db, self.storage)
+        except Exception:  # the data is stored and indexed; plans and the daemon refresh holds again
+            log.exception("refreshing legal holds after the harvest failed; they are refreshed again later")
 
     def _finish(
         self, harvest_id: int, account_id: int, outcome: HarvestOutcome, error: str | None,

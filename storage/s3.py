@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -232,6 +232,27 @@ class S3Storage(Storage):
                 options = {"VersionId": version} if version and version != "null" else {}
                 self.client.put_object_legal_hold(Bucket=self.bucket, Key=self._key(key),
                                                   LegalHold={"Status": "ON" if on else "OFF"}, **options)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._unavailable(exc, key) from None
+        return True
+
+    def lock_reason(self, key: str) -> str | None:
+        if not self.object_lock_enabled():
+            return None
+        head = self._head(key) or {}
+        if head.get("ObjectLockLegalHoldStatus") == "ON":
+            return "a legal hold is on"
+        until, mode = head.get("ObjectLockRetainUntilDate"), head.get("ObjectLockMode", "Object Lock")
+        if until and until > datetime.now(UTC):
+            return f"{mode} retention until {until.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        return None
+
+    def set_retention(self, key: str, until: datetime) -> bool:
+        if not self.object_lock_enabled():
+            return False
+        try:
+            self.client.put_object_retention(Bucket=self.bucket, Key=self._key(key),
+                                             Retention={"Mode": self.lock_mode, "RetainUntilDate": until})
         except (ClientError, BotoCoreError) as exc:
             raise self._unavailable(exc, key) from None
         return True
