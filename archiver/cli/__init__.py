@@ -8,11 +8,11 @@ import sys
 
 from archiver import __version__
 from archiver.capture.redact import RedactingLogFilter
-from archiver.cli import accounts, audit, check_config, export, harvest, reindex, search
+from archiver.cli import accounts, audit, check_config, export, harvest, hold, reindex, retention, search, verify
 from archiver.cli.app import EXIT_FAILURE, EXIT_USAGE, App, Failure
 from archiver.config import ConfigError
 
-COMMANDS = (check_config, accounts, harvest, search, export, reindex, audit)
+COMMANDS = (check_config, accounts, harvest, search, export, reindex, audit, hold, retention, verify)
 
 
 def build_parser() -> argparse.ArgumentParser:

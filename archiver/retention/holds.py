@@ -149,8 +149,10 @@ def held_items(session: Session) -> set[tuple[str, str]]:
         .where(LegalHold.released_at.is_(None)))}
 
 
-def held_item_ids(session: Session) -> set[int]:
-    members = held_items(session)
+def held_item_ids(session: Session, hold_id: int | None = None) -> set[int]:
+    """Index ids of the items active holds cover (or one hold's members)."""
+    members = held_items(session) if hold_id is None else {(a, p) for a, p in session.execute(
+        select(HoldItem.account, HoldItem.platform_id).where(HoldItem.hold_id == hold_id))}
     ids: set[int] = set()
     for account in {a for a, _ in members}:
         wanted = [p for a, p in members if a == account]
@@ -170,8 +172,8 @@ def item_files(session: Session, item_ids: set[int]) -> set[str]:
             select(WarcFile.key).join(Evidence, Evidence.warc_file_id == WarcFile.id)
             .join(ItemEvidence, ItemEvidence.evidence_id == Evidence.id).where(ItemEvidence.item_id.in_(chunk))))
         media: dict[int, set[str]] = {}
-        for item_id, account_id, urls in session.execute(
-                select(Version.item_id, Item.account_id, Version.media_urls).join(Item, Item.id == Version.item_id)
+        for account_id, urls in session.execute(
+                select(Item.account_id, Version.media_urls).join(Item, Item.id == Version.item_id)
                 .where(Version.item_id.in_(chunk))):
             media.setdefault(account_id, set()).update(urls or [])
         for account_id, urls in media.items():
@@ -222,8 +224,8 @@ def sync_store_flags(db: IndexDB, storage: Storage) -> tuple[list[str], list[str
 def after_harvest(db: IndexDB, storage: Storage) -> None:
     """New captures that match an active hold join it, and their WARCs get the store's legal hold."""
     with db.session() as session:
-        if session.scalar(select(LegalHold.id).where(LegalHold.released_at.is_(None)).limit(1)) is None:
-            if session.scalar(select(HeldObject.key).limit(1)) is None:
-                return
+        active = session.scalar(select(LegalHold.id).where(LegalHold.released_at.is_(None)).limit(1))
+        if active is None and session.scalar(select(HeldObject.key).limit(1)) is None:
+            return
         refresh(session)
     sync_store_flags(db, storage)

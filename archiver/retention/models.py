@@ -119,6 +119,7 @@ class PlanObject(Base):
     new_sha256: Mapped[str | None] = mapped_column(String(64))
     new_size: Mapped[int | None] = mapped_column(BigInteger)
     message: Mapped[str | None] = mapped_column(Text)
+    removed: Mapped[list[Any] | None]  # record ids destroyed in a rewrite (the journal for a resumed apply)
 
 
 class DispositionCertificate(Base):

@@ -118,7 +118,8 @@ def upgrade() -> None:
         sa.Column("versions", sa.Integer(), nullable=False),
         sa.Column("content_hash", sa.String(64), nullable=False),
         sa.Column("eligible_on", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["plan_id"], ["retention_plans.id"], name=op.f("fk_plan_items_plan_id_retention_plans")),
+        sa.ForeignKeyConstraint(["plan_id"], ["retention_plans.id"],
+                                name=op.f("fk_plan_items_plan_id_retention_plans")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_plan_items")),
     )
     op.create_index(op.f("ix_plan_items_plan_id"), "plan_items", ["plan_id"], unique=False)
@@ -137,6 +138,7 @@ def upgrade() -> None:
         sa.Column("new_sha256", sa.String(64), nullable=True),
         sa.Column("new_size", sa.BigInteger(), nullable=True),
         sa.Column("message", sa.Text(), nullable=True),
+        sa.Column("removed", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(["plan_id"], ["retention_plans.id"],
                                 name=op.f("fk_plan_objects_plan_id_retention_plans")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_plan_objects")),
