@@ -83,7 +83,8 @@ class LockPolicy:
         if bounded:
             log.info("retain-until for %s counts from capture for records without a posted time "
                      "(an upper bound for them)", account)
-        return max(ends) if ends else None
+        latest = max(ends) if ends else None
+        return latest if latest is not None and latest > self._now() else None  # already due: nothing to lock
 
     def for_stored_file(self, session: Session, key: str) -> datetime | None:
         """For a file a harvest wrote, from the observations it staged for that file."""
