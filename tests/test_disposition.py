@@ -36,11 +36,13 @@ def plan_id(result: CliResult) -> str:
     return result.out.strip().splitlines()[-1].removeprefix("plan ")
 
 
-def archive(workspace: Workspace, feed_server: FakeFeedServer, action: str = "destroy", media: bool = False) -> FakeFeed:
+def archive(workspace: Workspace, feed_server: FakeFeedServer, action: str = "destroy", media: bool = False,
+            extra: str = "") -> FakeFeed:
+    """40 entries on 3 pages harvested, then an edit harvested: entries 1-10 (page 3) can go as of AS_OF."""
     feed = feed_server.add_feed("/feeds/news.atom", FakeFeed.synthetic(entries=40, page_size=15))
     workspace.capture["media"] = media
     workspace.account("news", feed_server.url("/feeds/news.atom"), retention="NEWS-1Y")
-    workspace.write(SERIES.format(action=action))
+    workspace.write(SERIES.format(action=action) + extra)
     assert workspace.cli("harvest").code == 0
     feed.edit(0, title="Council meeting moved")
     assert workspace.cli("harvest").code == 0

@@ -76,3 +76,24 @@ def test_a_changed_object_in_s3_is_detected(workspace: Workspace, feed_server: F
     assert result.code == 1
     named = [m for m in result.json()["mismatches"] if m["offset"] is not None]
     assert named[0]["key"] == key and named[0]["record_id"] == record_id and named[0]["offset"] == offset
+
+
+def test_the_daemon_verifies_on_its_schedule(workspace: Workspace, feed_server: FakeFeedServer) -> None:
+    import threading
+
+    from archiver.daemon import Daemon
+    from storage.local import LocalStorage
+
+    feed_server.add_feed("/feeds/news.atom", FakeFeed.synthetic(entries=5))
+    workspace.capture["media"] = False
+    workspace.account("news", feed_server.url("/feeds/news.atom"))
+    workspace.write('[fixity]\nschedule = "0 3 * * *"\nsample = 1\n')
+    assert workspace.cli("harvest").code == 0
+    db = workspace.index()
+    daemon = Daemon(workspace.config, db, LocalStorage(workspace.root / "data" / "warcs"), threading.Event())
+    daemon.schedule()
+    assert str(daemon.scheduler.get_job("fixity").trigger).startswith("cron")
+    daemon.verify()
+    db.dispose()
+    [run] = workspace.cli("audit", "--action", "fixity.verified", "--json").json()
+    assert run["details"]["scope"] == "scheduled sample 1" and run["details"]["objects"] == 1
