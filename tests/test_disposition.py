@@ -54,8 +54,9 @@ def ids_in_index(workspace: Workspace) -> set[str]:
     return {hit["platform_id"] for hit in found["items"]}
 
 
-def test_disposal_waits_for_approval_and_holds_then_certifies(workspace: Workspace,
-                                                             feed_server: FakeFeedServer) -> None:
+def test_disposal_waits_for_approval_and_holds_then_certifies(workspace: Workspace, feed_server: FakeFeedServer,
+                                                             index_url: str) -> None:
+    workspace.database_url = index_url
     archive(workspace, feed_server)
     before = ids_in_index(workspace)
     planned = workspace.cli("retention", "plan", "--as-of", AS_OF, "--json").json()
