@@ -141,3 +141,34 @@ def test_transfer_writes_a_wacz_before_destroying(workspace: Workspace, feed_ser
     extracted.write_bytes(warc)
     warcio_check([extracted])
     assert entry_id(3) not in ids_in_index(workspace)
+
+
+def test_an_interrupted_apply_resumes_from_its_journal(workspace: Workspace, feed_server: FakeFeedServer) -> None:
+    import pytest
+
+    from archiver.index.db import open_index
+    from archiver.retention.disposition import Disposition
+    from storage import open_storage
+
+    archive(workspace, feed_server)
+    before = ids_in_index(workspace)
+    plan = plan_id(workspace.cli("retention", "plan", "--as-of", AS_OF))
+    assert workspace.cli("retention", "approve", plan, "--by", "R. Officer").code == 0
+
+    class Crashing(Disposition):  # the process dies after the storage work, before the index is updated
+        def _reindex(self, *args: object) -> set[int]:
+            raise KeyboardInterrupt
+
+    config = workspace.config
+    db = open_index(config.database_url)
+    with pytest.raises(KeyboardInterrupt):
+        Crashing(config, db, open_storage(config), "clerk").apply(plan)
+    db.dispose()
+    assert [p.name.endswith(".r1.warc.gz") for p in workspace.stored_warcs()].count(True) == 1
+    resumed = workspace.cli("retention", "apply", plan, "--json")
+    assert resumed.code == 0, resumed.err
+    assert resumed.json()["counts"]["items"] == 10 and resumed.json()["objects"][0]["outcome"] == "rewritten"
+    assert ids_in_index(workspace) == before - {entry_id(n) for n in range(1, 11)}
+    index = snapshot(workspace)
+    assert workspace.cli("reindex").code == 0
+    assert snapshot(workspace) == index

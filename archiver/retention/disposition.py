@@ -33,7 +33,7 @@ from archiver.retention.certificate import issue
 from archiver.retention.lock import LockPolicy, Sighting
 from archiver.retention.models import PlanObject, RetentionPlan
 from archiver.retention.plan import Draft, PlanError, draft, find, plan_items
-from archiver.retention.rewrite import rewrite
+from archiver.retention.rewrite import Rewritten, rewrite
 from archiver.retention.selection import Record
 from archiver.retention.transfer import Package, write_package
 from storage.base import ObjectLocked, Storage, StorageError
@@ -113,7 +113,7 @@ class Disposition:
                     self.storage.delete(warc.key)
                     outcome: dict[str, object] = {"outcome": "deleted"}
                 else:
-                    outcome = self._rewrite(uid, made, warc, doomed)
+                    outcome = self._resumed(uid, made, warc, doomed) or self._rewrite(uid, made, warc, doomed)
             except ObjectLocked as exc:
                 outcome = {"outcome": "refused", "message": str(exc)}
             except StorageError as exc:
@@ -130,6 +130,8 @@ class Disposition:
         note = {"plan": uid, "source_sha256": warc.sha256, "agency": self.config.archiver.agency}
         new = rewrite(self.storage, warc.key, spans, self.workdir / uid, note)
         self.storage.put(new.key, new.path, new.sha256)  # verified by the store; locked once the old one is gone
+        self._journal(uid, warc.key, {"outcome": "rewriting", "new_key": new.key, "new_sha256": new.sha256,
+                                      "new_size": new.size, "records": [r.evidence_id for r in doomed]})
         try:
             self.storage.delete(warc.key)
         except ObjectLocked:
@@ -146,6 +148,23 @@ class Disposition:
                 "retain_until": until, "offsets": {r.evidence_id: (new.new_offset(r.offset), r.request_offset and
                                                                    new.new_offset(r.request_offset))
                                                    for r in survivors}}
+
+    def _resumed(self, uid: str, made: Draft, warc: WarcFile, doomed: list[Record]) -> dict[str, object] | None:
+        """An interrupted apply already stored the rewrite and deleted the original: finish from the journal."""
+        with self.db.session() as session:
+            plan = session.scalar(select(RetentionPlan).where(RetentionPlan.uid == uid))
+            row = session.scalar(select(PlanObject).where(PlanObject.plan_id == plan.id, PlanObject.key == warc.key)) \
+                if plan else None
+        if row is None or row.new_key is None or self.storage.stat(warc.key) is not None \
+                or self.storage.stat(row.new_key) is None:
+            return None
+        new = Rewritten(row.new_key, Path(), row.new_size or 0, row.new_sha256 or "",
+                        tuple(sorted(span for record in doomed for span in record.spans())))
+        survivors = [r for r in made.selection.records.values() if r.file_id == warc.id and r not in doomed]
+        return {"outcome": "rewritten", "new_key": new.key, "new_sha256": new.sha256, "new_size": new.size,
+                "retain_until": None, "offsets": {r.evidence_id: (new.new_offset(r.offset), r.request_offset and
+                                                                  new.new_offset(r.request_offset))
+                                                  for r in survivors}}
 
     def _journal(self, uid: str, key: str, outcome: dict[str, object]) -> None:
         with self.db.session() as session:
