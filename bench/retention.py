@@ -46,6 +46,7 @@ def build(root: Path, server: FakeFeedServer, entries: int, storage: str = "") -
     root.mkdir(parents=True, exist_ok=True)
     workspace = Workspace(root)
     workspace.storage_lines = storage
+    workspace.capture["warc_max_bytes"] = "2MB"  # many files, so whole deletes and rewrites both happen
     workspace.account("news", server.url(f"/{root.name}.atom"), retention="NEWS")
     workspace.write(SERIES)
     assert workspace.cli("harvest").code == 0

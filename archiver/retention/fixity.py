@@ -92,30 +92,33 @@ class _Records:
         self.seen: dict[int, str] = {}
 
     def feed(self, data: bytes, member_start: int) -> None:
-        self.buffer += data
-        while self.buffer:
+        buffer = self.buffer + data if self.buffer else data
+        view, position = memoryview(buffer), 0  # no copies: records are consumed by position
+        while position < len(buffer):
             if self.state == "header":
-                end = self.buffer.find(b"\r\n\r\n")
+                end = buffer.find(b"\r\n\r\n", position)
                 if end < 0:
-                    if len(self.buffer) > 1 << 20:
+                    if len(buffer) - position > 1 << 20:
                         raise ValueError("a WARC header longer than 1 MB")
-                    return
-                self._start(self.buffer[:end].decode("utf-8", "replace"), member_start)
-                self.buffer = self.buffer[end + 4:]
+                    break
+                self._start(buffer[position:end].decode("utf-8", "replace"), member_start)
+                position = end + 4
             elif self.state == "block":
-                piece, self.buffer = self.buffer[:self.remaining], self.buffer[self.remaining:]
+                piece = view[position:position + self.remaining]
                 self._block(piece)
+                position += len(piece)
                 self.remaining -= len(piece)
                 if self.remaining == 0:
                     self.state = "trailer"
             else:
-                if len(self.buffer) < 4:
-                    return
-                if self.buffer[:4] != b"\r\n\r\n":
+                if len(buffer) - position < 4:
+                    break
+                if buffer[position:position + 4] != b"\r\n\r\n":
                     self.report(self.start, self.headers.get("warc-record-id"), "the record does not end where "
                                 "its Content-Length says")
-                self.buffer = self.buffer[4:]
+                position += 4
                 self._finish()
+        self.buffer = bytes(view[position:])
 
     def _start(self, text: str, member_start: int) -> None:
         lines = text.split("\r\n")
@@ -133,13 +136,13 @@ class _Records:
         self.http_head = b"" if http else None
         self.state = "block" if self.remaining else "trailer"
 
-    def _block(self, piece: bytes) -> None:
+    def _block(self, piece: memoryview) -> None:
         self.block.update(piece)
         if self.http_head is None:
             self.payload.update(piece)
             return
         if isinstance(self.http_head, bytes) and self.state == "block":
-            joined = self.http_head + piece
+            joined = self.http_head + bytes(piece)
             end = joined.find(b"\r\n\r\n")
             if end < 0:
                 self.http_head = joined[-(1 << 20):]
