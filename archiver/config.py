@@ -12,12 +12,13 @@ import os
 import re
 import tomllib
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from archiver.retention.settings import FixitySection, RetentionSection, TimestampSection
 from archiver.units import parse_duration, parse_size
 
 DEFAULT_CONFIG = "archiver.toml"
@@ -101,6 +102,8 @@ class AccountConfig(BaseModel):
     # harvest; the whole history is re-listed this often. Defaults depend on the platform.
     recheck_window: str | None = None
     full_sweep_every: str | None = None
+    retention: str | None = None  # the code of the record series its items belong to ([[retention.series]])
+    closed: date | None = None  # when the account was closed (the "account_closed" retention trigger)
 
     @field_validator("name")
     @classmethod
@@ -176,6 +179,9 @@ class Config(_Strict):
     database: DatabaseSection = DatabaseSection()
     storage: StorageSection = StorageSection()
     capture: CaptureSection = CaptureSection()
+    retention: RetentionSection = RetentionSection()
+    fixity: FixitySection = FixitySection()
+    timestamp: TimestampSection = TimestampSection()
     accounts: list[AccountConfig] = []
 
     # Where the file was, so relative paths resolve against it, and its digest for warcinfo.
@@ -192,6 +198,10 @@ class Config(_Strict):
                     "account names must be unique"
                 )
             seen[account.name] = index
+            if account.retention is not None and self.retention.get(account.retention) is None:
+                known = ", ".join(s.code for s in self.retention.series) or "none defined"
+                raise ValueError(f"accounts[{index}].retention: no record series '{account.retention}' "
+                                 f"(defined: {known}); add a [[retention.series]] with that code")
         return self
 
     # Resolved locations ---------------------------------------------------------------------
@@ -335,11 +345,6 @@ def configured_secrets(config: Config) -> list[str]:
     names = [v for account in config.accounts for v in account.env_keys().values()]
     names += [n for n in (config.storage.access_key_id_env, config.storage.secret_access_key_env) if n]
     return [value for name in names if (value := os.environ.get(name))]
-
-
-def storage_retention(config: Config) -> timedelta | None:
-    days = config.storage.retain_days
-    return timedelta(days=days) if days else None
 
 
 __all__ = [

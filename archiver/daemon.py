@@ -69,6 +69,41 @@ class Daemon:
         for key in report.stored:
             log.warning("stored WARC that was waiting in the spool: %s", key)
 
+    def verify(self) -> None:
+        """Scheduled fixity: a random sample of stored WARCs (``[fixity] sample``; 0 = all)."""
+        from archiver.retention.fixity import choose, verify
+
+        sample = self.config.fixity.sample or None
+        try:
+            report = verify(self.db, self.storage, choose(self.db, sample=sample),
+                            f"scheduled sample {sample}" if sample else "scheduled all")
+        except Exception:
+            log.exception("scheduled fixity check failed; will retry at the next run")
+            return
+        for mismatch in report.mismatches:
+            log.error("FIXITY MISMATCH %s", mismatch)
+        log.info("fixity: %d WARC(s) verified, %d mismatch(es)", report.objects, len(report.mismatches))
+
+    def timestamp(self) -> None:
+        """The previous day's digest of the audit log and new WARCs, stamped by the RFC 3161 authority."""
+        from datetime import timedelta
+
+        from archiver.retention.timestamp import stamp
+
+        try:
+            with self.db.session() as session:
+                stamp(session, self.config, (datetime.now(UTC) - timedelta(days=1)).date())
+        except Exception:
+            log.exception("time-stamping the daily digest failed; will retry at the next run")
+
+    def holds(self) -> None:
+        from archiver.retention.holds import after_harvest
+
+        try:
+            after_harvest(self.db, self.storage)
+        except Exception:
+            log.exception("refreshing legal holds failed; will retry")
+
     def schedule(self) -> None:
         start = datetime.now(UTC)
         for account in self.config.accounts:
@@ -77,6 +112,13 @@ class Daemon:
                                    next_run_time=start)
         self.scheduler.add_job(self.recover, IntervalTrigger(seconds=RECOVERY_INTERVAL_SECONDS, timezone="UTC"),
                                id="recovery", name="spool recovery")
+        self.scheduler.add_job(self.holds, IntervalTrigger(seconds=RECOVERY_INTERVAL_SECONDS, timezone="UTC"),
+                               id="holds", name="legal hold refresh")
+        self.scheduler.add_job(self.verify, parse_schedule(self.config.fixity.schedule), id="fixity",
+                               name="fixity check")
+        if self.config.timestamp.url:
+            self.scheduler.add_job(self.timestamp, parse_schedule(self.config.timestamp.schedule), id="timestamp",
+                                   name="daily RFC 3161 digest")
 
     def run_until_stopped(self) -> None:
         self.schedule()

@@ -28,11 +28,13 @@ from archiver.capture.redact import Redactor
 from archiver.capture.retry import RetryPolicy
 from archiver.capture.session import FetchFailed, RecordingSession
 from archiver.capture.spool import HarvestWarcs, month_of, new_harvest_uid, try_lock
-from archiver.config import AccountConfig, Config, ConfigError, storage_retention
+from archiver.config import AccountConfig, Config, ConfigError
 from archiver.index.db import IndexDB
 from archiver.index.ledger import ensure_account, now
 from archiver.index.models import Account, Harvest
 from archiver.ingest import apply_staged, store_warc
+from archiver.retention import holds
+from archiver.retention.lock import LockPolicy
 from archiver.staging import HarvestStaging
 from archiver.units import parse_duration
 from connectors import registry
@@ -186,7 +188,7 @@ class HarvestRunner:
         outcome.warcs = [s.key for s in sealed]
         for warc in sealed:
             try:
-                store_warc(self.db, self.storage, warc, storage_retention(self.config))
+                store_warc(self.db, self.storage, warc, LockPolicy(self.config))
             except StorageError as exc:
                 # Sealed and safe in the spool: the next start uploads and indexes it.
                 problem = (f"{exc} — the WARCs stay in the spool ({self.config.spool_dir}) "
@@ -194,6 +196,7 @@ class HarvestRunner:
                 return self._finish(harvest_id, account_id, outcome, problem, None, "storage", coverage,
                                     keep_running=True)
         outcome.new_versions = apply_staged(self.db, harvest_id, account_id)
+        self._holds()
         for warc in sealed:
             warc.path.unlink(missing_ok=True)
         return self._finish(harvest_id, account_id, outcome, error, cursor_after, cause, coverage)
@@ -236,6 +239,12 @@ class HarvestRunner:
         if listed_at:
             cursor[LISTED_AT_KEY] = listed_at
         return cursor
+
+    def _holds(self) -> None:
+        try:  # new captures matching an active legal hold join it; their WARCs get the store's hold
+            holds.after_harvest(self.db, self.storage)
+        except Exception:  # the data is stored and indexed; plans and the daemon refresh holds again
+            log.exception("refreshing legal holds after the harvest failed; they are refreshed again later")
 
     def _finish(
         self, harvest_id: int, account_id: int, outcome: HarvestOutcome, error: str | None,

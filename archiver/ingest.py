@@ -9,7 +9,7 @@ chunk's staged rows deleted in the same transaction that applies them.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -20,6 +20,9 @@ from archiver.index.ledger import now
 from archiver.index.models import Evidence, StagedObservation, WarcFile
 from archiver.index.recorder import Observed, VersionRecorder, observation_from_json
 from storage.base import Storage
+
+if TYPE_CHECKING:
+    from archiver.retention.lock import LockPolicy
 
 log = logging.getLogger(__name__)
 APPLY_CHUNK = 2000
@@ -33,9 +36,16 @@ def mark_sealed(session: Session, sealed: SealedWarc) -> WarcFile:
     return warc
 
 
-def store_warc(db: IndexDB, storage: Storage, sealed: SealedWarc, retain_for: timedelta | None) -> None:
-    """Upload a sealed WARC and record it as stored; raises StorageError and leaves it in the spool."""
-    retain_until = now() + retain_for if retain_for else None
+def store_warc(db: IndexDB, storage: Storage, sealed: SealedWarc, locks: LockPolicy | None) -> None:
+    """Upload a sealed WARC and record it as stored; raises StorageError and leaves it in the spool.
+
+    With Object Lock, its retain-until is the longest retention of the items in it (see
+    ``archiver.retention.lock``).
+    """
+    retain_until = None
+    if locks is not None:
+        with db.session() as session:
+            retain_until = locks.for_stored_file(session, sealed.key)
     stored = storage.put(sealed.key, sealed.path, sealed.sha256, retain_until=retain_until)
     with db.session() as session:
         warc = mark_sealed(session, sealed)

@@ -26,12 +26,13 @@ from sqlalchemy import select
 from archiver import audit
 from archiver.capture.spool import OPEN_SUFFIX, SealedWarc, complete_records_end, seal, spool_files, try_lock
 from archiver.capture.warc import WarcFileWriter, warc_date
-from archiver.config import Config, storage_retention
+from archiver.config import Config
 from archiver.index.db import IndexDB
 from archiver.index.ledger import now
 from archiver.index.models import Harvest, StagedObservation, WarcFile
 from archiver.ingest import apply_staged, drop_file_evidence, store_warc
 from archiver.reindex import WarcIndexer
+from archiver.retention.lock import LockPolicy
 from storage.base import Storage, StorageError, file_sha256
 
 log = logging.getLogger(__name__)
@@ -125,15 +126,16 @@ class Recovery:
                     if warc is not None:
                         drop_file_evidence(session, warc.id)
                         session.delete(warc)
-        retain_for = storage_retention(self.config)
+        locks = LockPolicy(self.config)
         for recovered in files:
             sealed = recovered.sealed
             try:
                 if recovered.from_bytes:  # the index row comes back when the file is indexed below
-                    self.storage.put(sealed.key, sealed.path, sealed.sha256,
-                                     retain_until=now() + retain_for if retain_for else None)
+                    with self.db.session() as session:  # nothing staged to go by: counted from now
+                        until = locks.for_account_file(session, sealed.key.split("/")[1])
+                    self.storage.put(sealed.key, sealed.path, sealed.sha256, retain_until=until)
                 elif recovered.state != "stored":
-                    store_warc(self.db, self.storage, sealed, retain_for)
+                    store_warc(self.db, self.storage, sealed, locks)
                 else:
                     continue
             except StorageError as exc:

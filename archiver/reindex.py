@@ -26,7 +26,16 @@ from archiver.capture.session import LOOKUP_HEADER
 from archiver.capture.warc import parse_warc_date
 from archiver.index.db import IndexDB
 from archiver.index.ledger import ensure_account, now
-from archiver.index.models import Account, Evidence, Harvest, Item, StagedObservation, Version, WarcFile
+from archiver.index.models import (
+    Account,
+    Evidence,
+    Harvest,
+    Item,
+    ItemEvidence,
+    StagedObservation,
+    Version,
+    WarcFile,
+)
 from archiver.index.recorder import Observed, VersionRecorder, insert_evidence
 from connectors import registry
 from connectors.base import CapturedResponse, Headers
@@ -222,7 +231,7 @@ class WarcIndexer:
             account.cursor = harvest.cursor_after
 
 
-DERIVED_TABLES = (StagedObservation, Version, Item, Evidence, WarcFile, Harvest)
+DERIVED_TABLES = (StagedObservation, ItemEvidence, Version, Item, Evidence, WarcFile, Harvest)
 
 
 def clear_derived(db: IndexDB) -> None:

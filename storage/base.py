@@ -115,3 +115,11 @@ class Storage(ABC):
         """Recompute the SHA-256 of a stored object by reading it back."""
         with self.open(key) as stream:
             return stream_sha256(stream)[0]
+
+    def lock_reason(self, key: str) -> str | None:
+        """Why the store would refuse to delete ``key`` now (retention, legal hold), or None."""
+        return None
+
+    def set_retention(self, key: str, until: datetime) -> bool:
+        """Lock an object until ``until`` (Object Lock); False where the store cannot lock."""
+        return False

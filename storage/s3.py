@@ -356,3 +356,22 @@ class S3Storage(Storage):
                 self.client.put_object_legal_hold(Bucket=self.bucket, Key=self._name(key), VersionId=version,
                                                   LegalHold={"Status": "ON" if on else "OFF"})
         return True
+
+    def lock_reason(self, key: str) -> str | None:
+        """Why the store would refuse to delete ``key`` now, or None."""
+        if not self.object_lock_enabled:
+            return None
+        versions, _ = self._versions(key)
+        return next((reason for version in versions if (reason := self._lock_reason(key, version))), None)
+
+    def set_retention(self, key: str, until: datetime) -> bool:
+        """Lock every version of the object until ``until``; False without Object Lock."""
+        if not self.object_lock_enabled:
+            return False
+        versions, _ = self._versions(key)
+        with self._mapped(key):
+            for version in versions:
+                self.client.put_object_retention(Bucket=self.bucket, Key=self._name(key), VersionId=version,
+                                                 Retention={"Mode": self.lock_mode or "GOVERNANCE",
+                                                            "RetainUntilDate": until})
+        return True

@@ -8,11 +8,24 @@ import sys
 
 from archiver import __version__
 from archiver.capture.redact import RedactingLogFilter
-from archiver.cli import accounts, audit, check_config, coverage, demo, export, harvest, reindex, search
+from archiver.cli import (
+    accounts,
+    audit,
+    check_config,
+    coverage,
+    demo,
+    export,
+    harvest,
+    hold,
+    reindex,
+    retention,
+    search,
+    verify,
+)
 from archiver.cli.app import EXIT_FAILURE, EXIT_USAGE, App, Failure
 from archiver.config import ConfigError
 
-COMMANDS = (check_config, accounts, harvest, search, export, reindex, coverage, audit, demo)
+COMMANDS = (check_config, accounts, harvest, search, export, reindex, coverage, audit, hold, retention, verify, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

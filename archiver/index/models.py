@@ -171,6 +171,19 @@ class Version(Base):
     __table_args__ = (UniqueConstraint("item_id", "seq", name="uq_versions_item_seq"),)
 
 
+class ItemEvidence(Base):
+    """Every record an item was observed in, not only the first and last of each version.
+
+    Disposition and legal holds act on records and files, so they must know every record that
+    holds an item; the recorder writes these rows for live harvests and reindex alike.
+    """
+
+    __tablename__ = "item_evidence"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), primary_key=True, index=True)
+
+
 class StagedObservation(Base):
     """Observations of a running harvest, applied to items and versions once its WARCs are stored."""
 

@@ -17,13 +17,14 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from archiver.index.models import Evidence, Item, Version
+from archiver.index.models import Evidence, Item, ItemEvidence, Version
 from connectors.base import Observation, VersionState
 
 # Core tables: bulk statements without the ORM's per-row bookkeeping.
 ITEMS = Item.__table__
 VERSIONS = Version.__table__
 EVIDENCE = Evidence.__table__
+ITEM_EVIDENCE = ItemEvidence.__table__
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,8 @@ class VersionRecorder:
         self.session = session
         self.account_id = account_id
         self.new_versions = 0
+        self._linked: set[tuple[int, int]] = set()  # (item, evidence) pairs known to be in item_evidence
+        self._records: set[int] = set()  # evidence ids whose existing links were loaded
 
     def apply(self, batch: Sequence[Observed]) -> int:
         """Record a batch in capture order; returns how many new versions it made."""
@@ -133,8 +136,11 @@ class VersionRecorder:
         changed: list[dict[str, Any]] = []
         touched: list[dict[str, Any]] = []
         fresh: list[tuple[Observed, str]] = []
+        links: list[tuple[int, int]] = []
         for observed, digest in zip(chunk, digests, strict=True):
             state = known.get(observed.observation.platform_id)
+            if state is not None:
+                links.append((state.item_id, observed.evidence_id))
             if state is None:
                 fresh.append((observed, digest))
             elif digest != state.latest_hash:
@@ -155,7 +161,9 @@ class VersionRecorder:
             ).all())
             for observed, digest in fresh:
                 item_id = ids[observed.observation.platform_id]
+                links.append((item_id, observed.evidence_id))
                 versions.append(self._version_row(observed, _Known(item_id, "", 0, "", _NEVER), digest))
+        self._link(links)
         if versions:
             self.session.execute(insert(VERSIONS), versions)
             self.new_versions += len(versions)
@@ -181,6 +189,19 @@ class VersionRecorder:
             self.session.execute(
                 update(ITEMS).where(ITEMS.c.id == bindparam("t_item")).values(last_seen_at=bindparam("t_at")), touched
             )
+
+    def _link(self, links: list[tuple[int, int]]) -> None:
+        """Remember every record each item was seen in (disposition and holds act on records)."""
+        unseen = list({e for _, e in links} - self._records)
+        if unseen:  # an earlier recorder may have linked part of the same record already
+            self._records.update(unseen)
+            self._linked.update((row[0], row[1]) for row in self.session.execute(
+                select(ITEM_EVIDENCE.c.item_id, ITEM_EVIDENCE.c.evidence_id)
+                .where(ITEM_EVIDENCE.c.evidence_id.in_(unseen))).all())
+        fresh = [pair for pair in dict.fromkeys(links) if pair not in self._linked]
+        if fresh:
+            self._linked.update(fresh)
+            self.session.execute(insert(ITEM_EVIDENCE), [{"item_id": i, "evidence_id": e} for i, e in fresh])
 
     def _item_row(self, observed: Observed, digest: str) -> dict[str, Any]:
         observation = observed.observation

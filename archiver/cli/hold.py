@@ -1,0 +1,108 @@
+"""``archiver hold create|list|show|release``: the legal hold register."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from sqlalchemy import func, select
+
+from archiver import audit
+from archiver.cli.app import EXIT_OK, App, Failure, moment, print_json, print_table
+from archiver.retention import holds
+from archiver.retention.models import HeldObject, HoldItem, LegalHold
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = commands.add_parser("hold", help="legal holds: freeze items for litigation")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    create = actions.add_parser("create", help="freeze the matching items, and later captures that match")
+    create.add_argument("--matter", required=True, help="the matter: case name or number")
+    create.add_argument("--account", action="append", default=[], help="account name (repeatable)")
+    create.add_argument("--since", type=moment, help="posted on or after (2026-03-01 or ISO time, UTC)")
+    create.add_argument("--until", type=moment, help="posted before")
+    create.add_argument("--query", help="words that must occur (as in search)")
+    create.add_argument("--item", action="append", default=[], help="an item id or ACCOUNT:PLATFORM-ID (repeatable)")
+    create.set_defaults(handler=run_create)
+    listing = actions.add_parser("list", help="every hold, active and released")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=run_list)
+    show = actions.add_parser("show", help="a hold: criteria, items, WARC objects")
+    show.add_argument("hold", type=int, metavar="HOLD")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=run_show)
+    release = actions.add_parser("release", help="end a hold (its items may then be disposed when due)")
+    release.add_argument("hold", type=int, metavar="HOLD")
+    release.add_argument("--reason", required=True, help="why the hold ends")
+    release.set_defaults(handler=run_release)
+
+
+def _row(session: Any, hold: LegalHold) -> dict[str, Any]:
+    members = session.scalar(select(func.count()).select_from(HoldItem).where(HoldItem.hold_id == hold.id)) or 0
+    return {"id": hold.id, "matter": hold.matter, "state": "released" if hold.released_at else "active",
+            "items": members, "criteria": hold.criteria, "created_at": hold.created_at.isoformat(),
+            "created_by": hold.created_by, "released_at": hold.released_at.isoformat() if hold.released_at else None,
+            "released_by": hold.released_by, "release_reason": hold.release_reason}
+
+
+def run_create(app: App, args: argparse.Namespace) -> int:
+    criteria = holds.HoldCriteria(tuple(args.account), args.since, args.until, args.query, tuple(args.item))
+    with app.db.session() as session:
+        try:
+            hold = holds.create(session, args.matter, criteria, audit.actor())
+        except holds.HoldError as exc:
+            raise Failure(str(exc)) from None
+        row = _row(session, hold)
+    turned_on, _ = holds.sync_store_flags(app.db, app.storage)
+    print(f"hold {row['id']} ({row['matter']}): {row['items']} item(s) frozen; "
+          f"{len(turned_on)} WARC object(s) newly under legal hold")
+    return EXIT_OK
+
+
+def run_list(app: App, args: argparse.Namespace) -> int:
+    with app.db.session() as session:
+        rows = [_row(session, h) for h in session.scalars(select(LegalHold).order_by(LegalHold.id))]
+        audit.record(session, "hold.listed", None, holds=len(rows))
+    if args.json:
+        print_json(rows)
+    else:
+        print_table(rows, ["id", "state", "matter", "items", "created_at", "created_by", "released_at"])
+    return EXIT_OK
+
+
+def run_show(app: App, args: argparse.Namespace) -> int:
+    with app.db.session() as session:
+        hold = session.get(LegalHold, args.hold)
+        if hold is None:
+            raise Failure(f"no hold {args.hold}; see 'archiver hold list'")
+        row = _row(session, hold)
+        row["members"] = [f"{m.account}:{m.platform_id}" for m in session.scalars(
+            select(HoldItem).where(HoldItem.hold_id == hold.id).order_by(HoldItem.account, HoldItem.platform_id))]
+        keys = holds.item_files(session, holds.held_item_ids(session, hold.id)) if not hold.released_at else set()
+        flags = {o.key: o.store_flag for o in session.scalars(select(HeldObject))}
+        row["objects"] = [{"key": k, "store_legal_hold": flags.get(k, False)} for k in sorted(keys)]
+        audit.record(session, "hold.viewed", f"hold {hold.id}")
+    if args.json:
+        print_json(row)
+        return EXIT_OK
+    for key in ("id", "matter", "state", "items", "criteria", "created_at", "created_by", "released_at",
+                "release_reason"):
+        print(f"{key}: {row[key]}")
+    for member in row["members"]:
+        print(f"  item {member}")
+    for obj in row["objects"]:
+        print(f"  object {obj['key']} (store legal hold: {'on' if obj['store_legal_hold'] else 'not supported'})")
+    return EXIT_OK
+
+
+def run_release(app: App, args: argparse.Namespace) -> int:
+    with app.db.session() as session:
+        try:
+            hold = holds.release(session, args.hold, args.reason, audit.actor())
+        except holds.HoldError as exc:
+            raise Failure(str(exc)) from None
+        matter = hold.matter
+    _, turned_off = holds.sync_store_flags(app.db, app.storage)
+    print(f"hold {args.hold} ({matter}) released; legal hold lifted from {len(turned_off)} WARC object(s) "
+          "no other hold needs")
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""Records management: retention schedules, disposition, legal holds, fixity and time-stamps."""
