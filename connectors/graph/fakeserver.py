@@ -199,6 +199,7 @@ class FakeGraphServer:
     fail_next: int = 0  # the next N API calls answer 500
     delay_seconds: float = 0.0
     truncate: bool = False
+    object_faults: dict[str, int] = field(default_factory=dict)  # object id → status of its direct lookups
     calls: list[RecordedCall] = field(default_factory=list)
     base_url: str = ""
 
@@ -291,6 +292,8 @@ class FakeGraphServer:
                     return 400, self._token_error(463), []
                 self._answered += 1
         parts = [p for p in path.split("/") if p]
+        if len(parts) == 2 and parts[1] in self.object_faults:
+            return self.object_faults[parts[1]], error_body(2, "Service temporarily unavailable", transient=True), []
         if not parts or parts[0] != self.version:
             return 400, error_body(2500, f"Unknown path components: /{'/'.join(parts)}"), []
         request = GraphRequest(parts[1:], query, token, f"{self.base_url}/{self.version}", f"{self.base_url}/media")
