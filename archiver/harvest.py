@@ -140,7 +140,7 @@ class HarvestRunner:
         staging = HarvestStaging(self.db, account_id, harvest_id, month_of(started))
         warcs = HarvestWarcs(
             self.config.spool_dir, account.platform, account.name, outcome.harvest_uid, capture.warc_max_bytes,
-            self._warcinfo(account, outcome.harvest_uid, redacted_id), on_open=staging.register_file,
+            self.warcinfo(account, outcome.harvest_uid, redacted_id), on_open=staging.register_file,
         )
         session_http = RecordingSession(warcs.writer_for, redactor, user_agent=capture.user_agent,
                                         timeout=capture.timeout_seconds, on_exchange=staging.record_exchange)
@@ -303,7 +303,7 @@ class HarvestRunner:
         elif complete or (account.status == "waiting" and cause != "token"):
             account.status, account.status_reason = "active", None
 
-    def _warcinfo(self, account: AccountConfig, uid: str, redacted_id: str) -> dict[str, str]:
+    def warcinfo(self, account: AccountConfig, uid: str, redacted_id: str) -> dict[str, str]:
         return {
             "software": f"gov-social-archiver/{__version__} (warcio/{package_version('warcio')}; "
                         f"Python {host_platform.python_version()})",

@@ -19,7 +19,15 @@ from urllib.parse import parse_qs, urlsplit
 
 from connectors.base import CapturedResponse, Observation, VersionState
 from connectors.graph.errors import GraphError
-from connectors.graph.objects import edge_count, edge_path, graph_time, request_fields, response_json, stable_media_url
+from connectors.graph.objects import (
+    WEBHOOK_PREFIX,
+    edge_count,
+    edge_path,
+    graph_time,
+    request_fields,
+    response_json,
+    stable_media_url,
+)
 
 COMMENT_FIELDS = ("id,created_time,message,from{id,name},permalink_url,parent{id},is_hidden,like_count,"
                   "comment_count,attachment{type,url,target{id},media{image{src}}},message_tags")
@@ -28,7 +36,6 @@ POST_FIELDS = ("id,created_time,message,story,from{id,name},permalink_url,status
                "subattachments},full_picture,shares,reactions.summary(total_count).limit(0),updated_time")
 PROFILE_FIELDS = ("id,name,username,about,description,category,link,website,phone,emails,location,"
                   "verification_status,picture{url},cover{source},fan_count,followers_count")
-WEBHOOK_PREFIX = "urn:archiver:webhook:meta:"
 CASCADE_PREFIX = "urn:archiver:cascade:"
 DELETED = {"deleted": "the platform confirmed the object no longer exists"}
 DERIVED_ID = ("derived from permalink_url: the API gave no comment id (the token lacks the Page's "

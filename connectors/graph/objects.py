@@ -9,6 +9,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from connectors.base import CapturedResponse
 
+# Target URI of a Meta webhook delivery as archived by ``archiver serve`` (the body, as received).
+WEBHOOK_PREFIX = "urn:archiver:webhook:meta:"
 # Query parameters of Meta CDN URLs that sign or expire them: they change on every fetch, so an
 # item's content names its media without them (the full URL is still fetched and archived).
 _VOLATILE = frozenset({"oe", "oh", "ccb", "edm", "efg", "stp", "vs"})
