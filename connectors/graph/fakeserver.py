@@ -151,9 +151,11 @@ def offset_of(token: str | None) -> int:
 
 
 def paged(request: GraphRequest, items: list[Any], path: str, *, default_limit: int = 25,
-          time_field: str | None = None, extra: dict[str, Any] | None = None) -> tuple[list[Any], dict[str, Any]]:
+          time_field: str | None = None, extra: dict[str, Any] | None = None,
+          instagram: bool = False) -> tuple[list[Any], dict[str, Any]]:
     """A slice of ``items`` and its ``paging``: cursor paging, or time paging when ``time_field`` names
-    the items' datetime attribute (``until=…&__paging_token=…``, as /posts answers)."""
+    the items' datetime attribute (``until=…&__paging_token=…``, as /posts answers). Instagram's
+    style: only ``cursors.after`` and ``next``, and no ``paging`` at all on the last page."""
     limit = min(int(request.query.get("limit", default_limit) or default_limit), 100)
     token = request.query.get("__paging_token") if time_field else request.query.get("after")
     start = max(offset_of(token), 0)
@@ -171,6 +173,8 @@ def paged(request: GraphRequest, items: list[Any], path: str, *, default_limit: 
         paging["next"] = request.url(path, **keep, after=cursor(start + limit)) if not time_field else \
             request.url(path, **keep, until=int(getattr(chunk[-1], time_field).timestamp()),
                         __paging_token=cursor(start + limit))
+    if instagram:
+        paging = {"cursors": {"after": cursor(start + limit)}, "next": paging["next"]} if "next" in paging else {}
     return chunk, ({"paging": paging} if paging else {}) | (extra or {})
 
 
