@@ -226,16 +226,9 @@ class VersionRecorder:
 
     def _metrics(self, chunk: list[Observed], known: dict[str, _Known]) -> None:
         """The latest observed counts, on new and unchanged observations alike (never older ones)."""
-        fresh = [o for o in chunk if o.observation.metrics and o.observation.platform_id not in known]
         rows = [{"m_item": known[o.observation.platform_id].item_id, "m_values": dict(o.observation.metrics),
                  "m_at": o.observed_at} for o in chunk if o.observation.metrics and o.observation.platform_id in known]
-        if fresh:
-            ids = dict(self.session.execute(select(ITEMS.c.platform_id, ITEMS.c.id).where(
-                ITEMS.c.account_id == self.account_id,
-                ITEMS.c.platform_id.in_([o.observation.platform_id for o in fresh]))).all())
-            rows += [{"m_item": ids[o.observation.platform_id], "m_values": dict(o.observation.metrics),
-                      "m_at": o.observed_at} for o in fresh]
-        if rows:
+        if rows:  # (new items were born with theirs)
             at = bindparam("m_at", type_=ITEMS.c.metrics_observed_at.type)
             self.session.execute(
                 update(ITEMS).where(ITEMS.c.id == bindparam("m_item"),
@@ -265,6 +258,8 @@ class VersionRecorder:
             "posted_at": observation.posted_at, "first_seen_at": observed.observed_at,
             "last_seen_at": observed.observed_at, "state": derived_state(observation.state, None),
             "version_count": 1, "latest_hash": digest,
+            "metrics": dict(observation.metrics) if observation.metrics else None,
+            "metrics_observed_at": observed.observed_at if observation.metrics else None,
         }
 
     @staticmethod

@@ -297,3 +297,29 @@ class FakePage:
                                                         "height": 480}}}
         private = () if self.moderator else ("id", "from", "parent", "is_hidden")
         return {k: values[k] for k in fields if k in values and k not in private}
+
+
+def main() -> None:  # pragma: no cover - a shell entry point for benchmarks and manual poking
+    """``python -m connectors.facebook.fakepage --posts 1000 --comments 20000 --token T``: prints the
+    base URL and the Page id, then serves until killed."""
+    import argparse
+    import time
+
+    from connectors.graph.fakeserver import FakeGraphServer
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--posts", type=int, default=1000)
+    parser.add_argument("--comments", type=int, default=20000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--token", required=True)
+    args = parser.parse_args()
+    page = FakePage.synthetic(posts=args.posts, comments=args.comments, seed=args.seed)
+    with FakeGraphServer(page, tokens={args.token}, port=args.port) as server:
+        print(server.base_url, page.page_id, flush=True)
+        while True:
+            time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()

@@ -24,12 +24,9 @@ def graph_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
+        return datetime.fromisoformat(value)  # "+0000" offsets parse too (Python 3.11+)
     except ValueError:
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            return None
+        return None
 
 
 def stable_media_url(url: Any) -> str | None:
