@@ -21,6 +21,7 @@ against a harvest that asks each post's comments separately.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import subprocess
 import sys
@@ -67,8 +68,9 @@ def floor(base: str, page_id: str, out: Path) -> tuple[float, int, int]:
             nonlocal calls
             response = session.get(url, params=params, timeout=30)
             calls += 1
-            headers = StatusAndHeaders(f"{response.status_code} OK", list(response.headers.items()), protocol="HTTP/1.1")
-            writer.write_record(writer.create_warc_record(response.url, "response", payload=__import__("io").BytesIO(
+            headers = StatusAndHeaders(f"{response.status_code} OK", list(response.headers.items()),
+                                       protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(response.url, "response", payload=io.BytesIO(
                 response.content), http_headers=headers))
             return response.json()
 
@@ -136,7 +138,8 @@ def main() -> None:
         process.wait(10)
     print(f"{datetime.now(UTC):%Y-%m-%d} Page of {args.posts} posts, {args.comments} comments and replies "
           f"({items} items with the profile), best of {args.rounds}")
-    print(f"  floor (requests + WARCWriter): {items / best_floor:,.0f} items/s ({best_floor:.2f} s, {floor_calls} calls)")
+    print(f"  floor (requests + WARCWriter): {items / best_floor:,.0f} items/s ({best_floor:.2f} s, "
+          f"{floor_calls} calls)")
     print(f"  archiver harvest, media off:   {items / best_harvest:,.0f} items/s ({best_harvest:.2f} s); "
           f"ratio {best_floor / best_harvest:.2f} of the floor")
     print(f"  archiver harvest, media on:    {items / with_media[0]:,.0f} items/s ({with_media[0]:.2f} s, "
