@@ -24,7 +24,9 @@ def snapshot_with_metrics(workspace: Workspace) -> dict[str, Any]:
     return result
 
 
-def test_deletions_are_confirmed_cascade_with_their_post_and_survive_reindex(workspace: Workspace) -> None:
+def test_deletions_are_confirmed_cascade_with_their_post_and_survive_reindex(workspace: Workspace,
+                                                                            index_url: str) -> None:
+    workspace.database_url = index_url
     page = FakePage.synthetic(posts=30, comments=400, seed=29)
     with graph_account(workspace, page, account_id=page.page_id, page_size=25) as server:
         assert workspace.cli("harvest").code == 0

@@ -35,7 +35,7 @@ def _complete(workspace: Workspace, page: FakePage) -> None:
 
 
 def test_a_throttled_run_finishes_later_but_complete(workspace: Workspace) -> None:
-    page = FakePage.synthetic(posts=120, comments=1500, seed=11)
+    page = FakePage.synthetic(posts=80, comments=900, seed=11)
     options = {"page_size": 20, "throttle_backoff_seconds": 0.1, "pace_seconds": 0.05, "max_throttle_wait": "2m"}
     with graph_account(workspace, page, account_id=page.page_id, **options) as server:
         started = time.perf_counter()

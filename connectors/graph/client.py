@@ -104,6 +104,7 @@ class GraphClient:
                 raise HarvestError(f"{where} answered HTTP {exchange.response.status} "
                                    f"(kept in {exchange.evidence.warc_name})", cause)
             if error is None:
+                self.throttle.answered()
                 return exchange
             if error.kind == "quota":
                 self.throttle.wait_out(error, exchange.response.headers, where)

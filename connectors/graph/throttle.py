@@ -71,11 +71,16 @@ class Throttle:
     waited: float = 0.0  # seconds spent waiting on throttling errors in this harvest
     paced: float = 0.0  # seconds spent spacing calls out
     throttled: int = 0  # throttling errors received
+    streak: int = 0  # throttling errors since the last answered call (the backoff doubles along it)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         seen = Usage.of(headers)
         if seen.percent or seen.regain_minutes or any(k.lower().endswith("usage") for k in headers):
             self.usage = seen
+
+    def answered(self) -> None:
+        """A call went through: the next throttling starts its backoff afresh."""
+        self.streak = 0
 
     def pace(self) -> None:
         """Before a call: wait a little when the budget is nearly used, more the closer it is."""
@@ -89,9 +94,10 @@ class Throttle:
     def wait_out(self, error: GraphError, headers: Mapping[str, str], where: str) -> None:
         """After a throttling error: wait as the platform says, or raise HarvestError("quota")."""
         self.throttled += 1
+        self.streak += 1
         usage = Usage.of(headers)
         seconds = usage.regain_minutes * 60 if usage.regain_minutes > 0 else \
-            self.backoff_seconds * 2 ** min(self.throttled - 1, 6)
+            self.backoff_seconds * 2 ** min(self.streak - 1, 6)
         reason = error.describe(where)
         if self.waited + seconds > self.max_wait_seconds:
             raise HarvestError(f"{reason}; the platform asks for {seconds:.0f} s more than the harvest may wait "
