@@ -135,3 +135,38 @@ def test_a_genuine_delivery_is_archived_and_acted_on(workspace: Workspace, recei
     assert workspace.cli("reindex").code == 0
     assert snapshot_with_metrics(workspace) == before
     assert not list(Path(workspace.root / "data" / "spool").rglob("*.warc.gz"))
+
+
+def test_the_serve_command_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "archiver.toml").write_text(
+        f'[archiver]\ndata_dir = "data"\n[serve]\nport = {port}\nverify_token_env = "TEST_VERIFY_TOKEN"\n'
+        '[[accounts]]\nname = "city-fb"\nplatform = "facebook"\nid = "1740000000001"\n'
+        'token_env = "TEST_PAGE_TOKEN"\napp_secret_env = "TEST_APP_SECRET"\n')
+    env = os.environ | {"TEST_VERIFY_TOKEN": VERIFY, "TEST_PAGE_TOKEN": "t0ken-for-serve",
+                        "TEST_APP_SECRET": APP_SECRET, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    process = subprocess.Popen([sys.executable, "-m", "archiver", "--config", str(tmp_path / "archiver.toml"), "serve"],
+                               env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).text == "ok":
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}/webhooks/meta"
+        assert requests.get(url, params={"hub.mode": "subscribe", "hub.verify_token": VERIFY,
+                                         "hub.challenge": "77"}).text == "77"
+        assert requests.post(url, data=b"{}").status_code == 403
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=20)
+    assert process.returncode == 0 and "refused a webhook POST" in err and APP_SECRET not in err
