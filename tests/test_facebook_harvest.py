@@ -4,7 +4,6 @@ threads and hidden flags right, media bytes in the WARC, counts as metrics, pagi
 from __future__ import annotations
 
 import hashlib
-import time
 
 from sqlalchemy import select
 
@@ -15,7 +14,6 @@ from graph_helpers import graph_account, items
 
 
 def test_a_large_page_is_harvested_completely(workspace: Workspace) -> None:
-    started = time.perf_counter()
     page = FakePage.synthetic(posts=1000, comments=20000, seed=7)
     truth = page.counts()
     with graph_account(workspace, page, account_id=page.page_id) as server:
@@ -63,7 +61,6 @@ def test_a_large_page_is_harvested_completely(workspace: Workspace) -> None:
     shown = workspace.cli("show", f"city-fb:{busiest.id}")
     assert shown.code == 0 and f"thread: {len(busiest.comments)} comment(s) and replies" in shown.out
     assert "[hidden]" in shown.out and "counts as last observed" in shown.out
-    assert time.perf_counter() - started < 60
 
 
 def _depth(page: FakePage, comment_id: str) -> int:
