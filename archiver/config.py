@@ -87,6 +87,20 @@ class CaptureSection(_Strict):
         return parse_size(value)
 
 
+class ServeSection(_Strict):
+    """``archiver serve``: the webhook receiver (Meta posts deliveries to /webhooks/meta)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    verify_token_env: str | None = None  # the NAME of the variable holding the Meta verify token
+    max_body_bytes: int = 1_000_000
+
+    @field_validator("max_body_bytes", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> int:
+        return parse_size(value)
+
+
 class AccountConfig(BaseModel):
     """One harvested account. Platform-specific keys are checked by the platform's connector."""
 
@@ -182,6 +196,7 @@ class Config(_Strict):
     retention: RetentionSection = RetentionSection()
     fixity: FixitySection = FixitySection()
     timestamp: TimestampSection = TimestampSection()
+    serve: ServeSection = ServeSection()
     accounts: list[AccountConfig] = []
 
     # Where the file was, so relative paths resolve against it, and its digest for warcinfo.
@@ -343,7 +358,8 @@ def missing_credentials(config: Config) -> Iterator[str]:
 def configured_secrets(config: Config) -> list[str]:
     """The values of every credential the config names, so logs and records can mask them."""
     names = [v for account in config.accounts for v in account.env_keys().values()]
-    names += [n for n in (config.storage.access_key_id_env, config.storage.secret_access_key_env) if n]
+    names += [n for n in (config.storage.access_key_id_env, config.storage.secret_access_key_env,
+                          config.serve.verify_token_env) if n]
     return [value for name in names if (value := os.environ.get(name))]
 
 

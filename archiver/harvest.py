@@ -92,7 +92,8 @@ class HarvestRunner:
         self.stop = stop or threading.Event()
         self.on_page = on_page
 
-    def run(self, account: AccountConfig) -> HarvestOutcome:
+    def run(self, account: AccountConfig, targets: tuple[str, ...] = ()) -> HarvestOutcome:
+        """Harvest ``account``; with ``targets``, only re-fetch those objects (a webhook said they changed)."""
         connector_class = registry[account.platform]
         redactor = Redactor(connector_class.secrets(account))
         redacted_id = redactor.url(account.id)[0]
@@ -116,7 +117,7 @@ class HarvestRunner:
             return outcome
         harvest_lock = try_lock(locks / f"harvest-{uid}.lock", create=True)
         try:
-            return self._run(account, connector_class, redactor, redacted_id, outcome, started)
+            return self._run(account, connector_class, redactor, redacted_id, outcome, started, targets)
         finally:
             for descriptor in (harvest_lock, account_lock):
                 if descriptor is not None:
@@ -125,7 +126,7 @@ class HarvestRunner:
 
     def _run(
         self, account: AccountConfig, connector_class: type[Connector], redactor: Redactor, redacted_id: str,
-        outcome: HarvestOutcome, started: datetime,
+        outcome: HarvestOutcome, started: datetime, targets: tuple[str, ...] = (),
     ) -> HarvestOutcome:
         capture = self.config.capture
         with self.db.session() as session:
@@ -139,7 +140,7 @@ class HarvestRunner:
         staging = HarvestStaging(self.db, account_id, harvest_id, month_of(started))
         warcs = HarvestWarcs(
             self.config.spool_dir, account.platform, account.name, outcome.harvest_uid, capture.warc_max_bytes,
-            self._warcinfo(account, outcome.harvest_uid, redacted_id), on_open=staging.register_file,
+            self.warcinfo(account, outcome.harvest_uid, redacted_id), on_open=staging.register_file,
         )
         session_http = RecordingSession(warcs.writer_for, redactor, user_agent=capture.user_agent,
                                         timeout=capture.timeout_seconds, on_exchange=staging.record_exchange)
@@ -147,6 +148,10 @@ class HarvestRunner:
                              revisit=staging.revisit)
         connector = connector_class()
         context = self._context(account, connector_class, session_http, cursor, started)
+        context.targets, context.descendants = targets, staging.descendants
+        context.on_wait = lambda reason, until: self._waiting(account_id, account.name, reason, until)
+        if targets:
+            context.full_sweep = False
         error, cause = None, None
         try:
             for page in self._pages(connector, context, staging):
@@ -173,11 +178,13 @@ class HarvestRunner:
         finally:
             session_http.close()
         outcome.media = media.fetched
-        complete = context.complete and error is None
+        complete = context.complete and error is None and not targets
         cursor_after = self._cursor_after(context, started) if complete else None
         coverage = {"listed_since": context.listed_since.isoformat() if context.listed_since else None,
                     "window_exceeded": list(context.window_exceeded) if context.window_exceeded else None,
                     "full_sweep": context.full_sweep, "notes": context.notes + media.failed[:50]}
+        if targets:  # a re-fetch of a few objects covers nothing and moves no cursor
+            coverage["targeted"] = list(targets)
         if warcs.current is not None:
             summary = {"event": "harvest-summary", "harvest": outcome.harvest_uid, "account": account.name,
                        "platform": account.platform, "complete": complete, "cursor": cursor_after,
@@ -200,6 +207,15 @@ class HarvestRunner:
         for warc in sealed:
             warc.path.unlink(missing_ok=True)
         return self._finish(harvest_id, account_id, outcome, error, cursor_after, cause, coverage)
+
+    def _waiting(self, account_id: int, name: str, reason: str, until: datetime) -> None:
+        """A harvest waiting on the platform (throttled) says why and until when, in the log and the index."""
+        log.warning("%s: waiting until %s: %s", name, until.isoformat(timespec="seconds"), reason)
+        with self.db.session() as session:
+            account = session.get(Account, account_id)
+            if account is not None and account.status != "disconnected":
+                account.status = "waiting"
+                account.status_reason = f"until {until.isoformat(timespec='seconds')}: {reason}"
 
     def _context(self, account: AccountConfig, connector_class: type[Connector], session: RecordingSession,
                  cursor: dict[str, Any], started: datetime) -> HarvestContext:
@@ -251,9 +267,10 @@ class HarvestRunner:
         cursor: dict[str, Any] | None, cause: str | None, coverage: dict[str, Any] | None,
         keep_running: bool = False,
     ) -> HarvestOutcome:
+        targeted = bool(coverage and coverage.get("targeted"))
         if outcome.status != "interrupted":
-            outcome.status = "succeeded" if error is None and cursor is not None else "failed"
-            if error is None and cursor is None:
+            outcome.status = "succeeded" if error is None and (cursor is not None or targeted) else "failed"
+            if error is None and cursor is None and not targeted:
                 outcome.status, error = "partial", "the listing was not covered completely; cursor not advanced"
                 cause = "listing"
         outcome.error = error
@@ -269,15 +286,24 @@ class HarvestRunner:
             audit.record(session, "harvest", outcome.account, harvest=outcome.harvest_uid, status=harvest.status,
                          pages=outcome.pages, observations=outcome.observations, new_versions=outcome.new_versions,
                          warcs=outcome.warcs, error=error)
+            account = session.get(Account, account_id)
+            assert account is not None
             if cursor is not None:  # the last write of a harvest: data is durable, so move on
-                account = session.get(Account, account_id)
-                assert account is not None
                 account.cursor = cursor
+            self._account_status(account, cause, error, cursor is not None)
         if keep_running:
             outcome.status = "failed"
         return outcome
 
-    def _warcinfo(self, account: AccountConfig, uid: str, redacted_id: str) -> dict[str, str]:
+    @staticmethod
+    def _account_status(account: Account, cause: str | None, error: str | None, complete: bool) -> None:
+        """A revoked or expired credential disconnects the account until a harvest succeeds again."""
+        if cause == "token":
+            account.status, account.status_reason = "disconnected", error
+        elif complete or (account.status == "waiting" and cause != "token"):
+            account.status, account.status_reason = "active", None
+
+    def warcinfo(self, account: AccountConfig, uid: str, redacted_id: str) -> dict[str, str]:
         return {
             "software": f"gov-social-archiver/{__version__} (warcio/{package_version('warcio')}; "
                         f"Python {host_platform.python_version()})",

@@ -121,6 +121,8 @@ def item_history(session: Session, item: Item) -> dict[str, Any]:
         "parent_id": item.parent_platform_id,
         "first_seen_at": _iso(item.first_seen_at),
         "last_seen_at": _iso(item.last_seen_at),
+        "metrics": item.metrics or {},
+        "metrics_observed_at": _iso(item.metrics_observed_at),
         "versions": history,
         "media": _media(session, item.account_id, media_urls),
     }

@@ -219,7 +219,9 @@ class WarcIndexer:
         harvest = session.get(Harvest, context.harvest_id)
         assert harvest is not None
         complete = bool(summary.get("complete"))
-        harvest.status = "succeeded" if complete else ("failed" if summary.get("error") else "partial")
+        targeted = bool((summary.get("coverage") or {}).get("targeted"))
+        harvest.status = "succeeded" if complete or (targeted and not summary.get("error")) else (
+            "failed" if summary.get("error") else "partial")
         harvest.error, harvest.complete = summary.get("error"), complete
         harvest.pages = int(summary.get("pages") or 0)
         harvest.cause, harvest.coverage = summary.get("cause"), summary.get("coverage")

@@ -66,6 +66,21 @@ class HarvestStaging:
         with self.db.session() as session:
             return media_archived(session, self.account_id, url)
 
+    def descendants(self, platform_id: str) -> list[str]:
+        """Every item under ``platform_id`` (its comments, their replies...) not already deleted."""
+        found: list[str] = []
+        level = [platform_id]
+        with self.db.session() as session:
+            while level:
+                level = list(session.scalars(
+                    select(Item.platform_id).where(Item.account_id == self.account_id,
+                                                   Item.parent_platform_id.in_(level),
+                                                   Item.state != VersionState.DELETED.value)
+                    .order_by(Item.platform_id)))
+                level = [child for child in level if child not in found and child != platform_id]
+                found += level
+        return found
+
     def suspects(self, kinds: tuple[str, ...], listed_since: datetime, previous: datetime | None,
                  pending: set[str]) -> list[ItemRef]:
         """Items the previous complete listing (started at ``previous``) showed and this one,

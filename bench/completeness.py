@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from archiver.simulate.platforms import CityNewsFeed  # noqa: E402
+from archiver.simulate.platforms import CityNewsFeed, FacebookPage  # noqa: E402
 from archiver.simulate.run import Simulation  # noqa: E402
 from archiver.simulate.scenario import scenario  # noqa: E402
 
@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=7.0)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    platforms = [CityNewsFeed(seed=args.seed)]
+    platforms = [CityNewsFeed(seed=args.seed), FacebookPage(seed=args.seed)]
     plan = scenario(args.seed, args.days, kinds=tuple({k for p in platforms for k in p.kinds}))
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as workdir:

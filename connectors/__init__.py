@@ -13,6 +13,8 @@ from connectors.base import Connector
 
 CONNECTORS = {
     "rss": "connectors.rss.client:RssConnector",
+    "facebook": "connectors.facebook.client:FacebookConnector",
+    "instagram": "connectors.instagram.client:InstagramConnector",
 }
 
 

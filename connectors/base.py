@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -96,6 +96,12 @@ class Observation:
     posted_at: datetime | None = None
     parent_id: str | None = None
     media_urls: tuple[str, ...] = ()
+    # Counts that change on every look (reactions, shares, comment counts): kept as "latest
+    # observed" on the item, never hashed, so they never make a new version.
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    # The platform reported a change of state without the item's content (a webhook event): the
+    # recorder keeps the latest content and records the new state, or nothing if the item is unknown.
+    state_only: bool = False
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical content and state: equal hashes mean "no new version"."""
@@ -150,6 +156,17 @@ class HarvestContext:
     # The listing could not reach back to the previous harvest (a feed keeps only its newest
     # entries): (from, to) of what may have been lost, stated in coverage.
     window_exceeded: tuple[str, str] | None = None
+    # A targeted run (a webhook asked for these objects): look them up, list nothing, and leave
+    # the cursor and coverage alone.
+    targets: tuple[str, ...] = ()
+    # Platform ids of the items under one item (comments and replies of a post), from the index.
+    descendants: Callable[[str], list[str]] = field(default=lambda platform_id: [])
+    # Tell the operator the harvest is waiting (why, until when); the runner shows and records it.
+    on_wait: Callable[[str, datetime], None] = field(default=lambda reason, until: None)
+
+    def wait(self, reason: str, until: datetime) -> None:
+        self.notes.append(f"waited until {until.isoformat(timespec='seconds')}: {reason}")
+        self.on_wait(reason, until)
 
 
 class HarvestError(Exception):

@@ -145,10 +145,22 @@ class RecordingSession:
         except OSError as exc:
             raise FetchFailed(f"cannot read {path}: {exc.strerror}") from None
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return self.record_resource(url, data, content_type, moment)
+
+    def record_resource(self, uri: str, data: bytes, content_type: str, moment: datetime | None = None,
+                        headers: dict[str, str] | None = None) -> Exchange:
+        """Archive bytes that did not come from a request of ours (a file, a webhook delivery, a
+        record of what the archiver concluded) as a WARC resource record, returned like a response.
+        Known secrets are masked like in every other record."""
+        moment = moment or datetime.now(UTC)
+        data, hits = self.redactor.body(data)
+        extra = {"WARC-Date": warc_date(moment), **(headers or {})}
+        if hits:
+            extra[REDACTED_HEADER] = f"body({hits})"
         writer = self._writer_for(moment)
-        date = warc_date(moment)
-        ref = writer.write_resource(url, data, content_type, {"WARC-Date": date})
-        captured = CapturedResponse(url, 200, Headers([("Content-Type", content_type)]), data, parse_warc_date(date))
+        ref = writer.write_resource(uri, data, content_type, extra)
+        captured = CapturedResponse(uri, 200, Headers([("Content-Type", content_type)]), data,
+                                    parse_warc_date(extra["WARC-Date"]))
         exchange = Exchange(captured, Evidence(writer.path.name.removesuffix(".open"), ref, None,
                                                hashlib.sha256(data).hexdigest()))
         if self.on_exchange is not None:

@@ -20,12 +20,14 @@ from archiver.cli import (
     reindex,
     retention,
     search,
+    serve,
     verify,
 )
 from archiver.cli.app import EXIT_FAILURE, EXIT_USAGE, App, Failure
 from archiver.config import ConfigError
 
-COMMANDS = (check_config, accounts, harvest, search, export, reindex, coverage, audit, hold, retention, verify, demo)
+COMMANDS = (check_config, accounts, harvest, search, export, reindex, coverage, audit, hold, retention, verify, demo,
+            serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

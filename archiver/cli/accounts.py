@@ -34,6 +34,7 @@ def account_rows(app: App) -> list[dict[str, Any]]:
                 "id": account.id,
                 "schedule": account.schedule,
                 "status": known.status if known else "never harvested",
+                "status_reason": known.status_reason if known else None,
                 "items": items,
                 "last_harvest": last.started_at.isoformat() if last else None,
                 "last_result": last.status if last else None,
@@ -47,5 +48,6 @@ def run(app: App, args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
     else:
-        print_table(rows, ["name", "platform", "schedule", "status", "items", "last_harvest", "last_result"])
+        print_table(rows, ["name", "platform", "schedule", "status", "items", "last_harvest", "last_result",
+                           "status_reason"])
     return 0

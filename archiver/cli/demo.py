@@ -14,7 +14,7 @@ from pathlib import Path
 
 from archiver.cli.app import Failure, print_json
 from archiver.harvest import HarvestOutcome
-from archiver.simulate.platforms import CityNewsFeed
+from archiver.simulate.platforms import CityNewsFeed, FacebookPage
 from archiver.simulate.run import Simulation
 from archiver.simulate.scenario import scenario
 
@@ -33,7 +33,7 @@ def run(app: object, args: argparse.Namespace) -> int:
     if args.dir.exists() and any(args.dir.iterdir()):
         raise Failure(f"{args.dir} is not empty; give --dir a new folder (the demo never overwrites)")
     args.dir.mkdir(parents=True, exist_ok=True)
-    platforms = [CityNewsFeed(seed=args.seed)]
+    platforms = [CityNewsFeed(seed=args.seed), FacebookPage(seed=args.seed)]
     plan = scenario(args.seed, args.days, kinds=tuple({k for p in platforms for k in p.kinds}))
 
     def progress(at: timedelta, outcomes: list[HarvestOutcome]) -> None:
@@ -59,9 +59,10 @@ def run(app: object, args: argparse.Namespace) -> int:
               f"worst {measured['delay_worst_minutes']} min")
     print(f"\nThe archive is in {args.dir}/ (config {config}, WARCs in {args.dir}/archiver-data/warcs). Try:")
     for command in ('search "Main Street"', "search --state deleted", "search --state edited",
-                    "coverage city-news", "audit"):
+                    "coverage city-news", "coverage city-facebook", "audit"):
         print(f"  archiver --config {config} {command}")
-    print("  archiver --config … show ITEM   (an item id from search: every version and its evidence)")
+    print("  archiver --config … show ITEM   (an item id from search: every version and its evidence;")
+    print("                                   a Facebook post with its whole thread)")
     print("The fake platforms have stopped; search, show, coverage, export and reindex work offline.")
     print("(Capture times in the archive are real: the simulated week took seconds, so coverage spans are short.)")
     return 0

@@ -9,6 +9,7 @@ from archiver import audit
 from archiver.cli.app import App, Failure, moment, print_json, print_table
 from archiver.items import ItemNotFound, find_item, item_history
 from archiver.search import SearchQuery, search, state_counts
+from archiver.threads import thread, thread_lines
 
 STATES = ("visible", "edited", "hidden", "deleted", "unavailable")
 
@@ -76,9 +77,11 @@ def run_search(app: App, args: argparse.Namespace) -> int:
 def run_show(app: App, args: argparse.Namespace) -> int:
     with app.db.session() as session:
         try:
-            history = item_history(session, find_item(session, args.item))
+            item = find_item(session, args.item)
         except ItemNotFound as exc:
             raise Failure(str(exc)) from None
+        history = item_history(session, item)
+        history["thread"] = thread(session, item)
         audit.record(session, "item.viewed", f"{history['account']}:{history['platform_id']}", item=history["id"])
     if args.json:
         print_json(history)
@@ -87,6 +90,9 @@ def run_show(app: App, args: argparse.Namespace) -> int:
           f"{history['platform_id']}")
     print(f"  state {history['state']}; posted {history['posted_at'] or 'unknown'}; author {history['author'] or '-'}")
     print(f"  url {history['url'] or '-'}")
+    if history["metrics"]:
+        counts = ", ".join(f"{k} {v}" for k, v in history["metrics"].items())
+        print(f"  counts as last observed ({history['metrics_observed_at']}): {counts}")
     for version in history["versions"]:
         print(f"\n  version {version['seq']}: {version['state']}")
         if version["previous_last_observed_at"]:
@@ -103,4 +109,9 @@ def run_show(app: App, args: argparse.Namespace) -> int:
         where = (f"{captured['warc']} offset {captured['offset']} sha256 {captured['sha256']}"
                  if captured else "not captured")
         print(f"\n  media {medium['url']}: {where}")
+    tree = history["thread"]
+    if tree["count"]:
+        print(f"\n  thread: {tree['count']} comment(s) and replies" + (" (cut short)" if tree["truncated"] else ""))
+        for line in thread_lines(tree):
+            print("    " + line)
     return 0

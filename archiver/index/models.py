@@ -148,6 +148,9 @@ class Item(Base):
     state: Mapped[str] = mapped_column(String(16))
     version_count: Mapped[int] = mapped_column(Integer, default=1)  # also the seq of the latest version
     latest_hash: Mapped[str] = mapped_column(String(64))
+    # The latest observed counts (reactions, shares, comments...) and when: not content, no versions.
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    metrics_observed_at: Mapped[datetime | None]
 
     __table_args__ = (UniqueConstraint("account_id", "platform_id", name="uq_items_account_platform_id"),)
 

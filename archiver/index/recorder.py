@@ -10,11 +10,11 @@ happened between two observed times.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from archiver.index.models import Evidence, Item, ItemEvidence, Version
@@ -71,6 +71,8 @@ def observation_to_json(observation: Observation) -> dict[str, Any]:
         "posted_at": observation.posted_at.isoformat() if observation.posted_at else None,
         "parent_id": observation.parent_id,
         "media_urls": list(observation.media_urls),
+        "metrics": dict(observation.metrics),
+        "state_only": observation.state_only,
     }
 
 
@@ -87,6 +89,8 @@ def observation_from_json(data: dict[str, Any]) -> Observation:
         posted_at=datetime.fromisoformat(posted) if posted else None,
         parent_id=data.get("parent_id"),
         media_urls=tuple(data.get("media_urls", ())),
+        metrics=data.get("metrics") or {},
+        state_only=bool(data.get("state_only")),
     )
 
 
@@ -129,8 +133,37 @@ class VersionRecorder:
                                                 row.last_observed_at)
         return known
 
+    def _state_only(self, chunk: list[Observed], known: dict[str, _Known]) -> list[Observed]:
+        """A reported state change carries no content: it takes the latest version's (so a later
+        full observation in the same state is no change), and is ignored for unknown items."""
+        wanted = [known[o.observation.platform_id].item_id for o in chunk
+                  if o.observation.state_only and o.observation.platform_id in known]
+        latest: dict[int, Any] = {}
+        if wanted:
+            latest = {row.item_id: row for row in self.session.execute(
+                select(VERSIONS.c.item_id, VERSIONS.c.content, VERSIONS.c.text, VERSIONS.c.media_urls)
+                .join(ITEMS, and_(ITEMS.c.id == VERSIONS.c.item_id, ITEMS.c.version_count == VERSIONS.c.seq))
+                .where(VERSIONS.c.item_id.in_(wanted)))}
+        result = []
+        for observed in chunk:
+            observation = observed.observation
+            if not observation.state_only:
+                result.append(observed)
+                continue
+            state = known.get(observation.platform_id)
+            if state is None:
+                continue
+            row = latest[state.item_id]
+            full = replace(observation, content=row.content, text=row.text, media_urls=tuple(row.media_urls or ()),
+                           state_only=False)
+            result.append(Observed(full, observed.evidence_id, observed.observed_at))
+        return result
+
     def _apply_unique(self, chunk: list[Observed]) -> None:
         known = self._load([o.observation.platform_id for o in chunk])
+        chunk = self._state_only(chunk, known)
+        if not chunk:
+            return
         digests = [o.observation.content_hash() for o in chunk]
         versions: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
@@ -164,6 +197,7 @@ class VersionRecorder:
                 links.append((item_id, observed.evidence_id))
                 versions.append(self._version_row(observed, _Known(item_id, "", 0, "", _NEVER), digest))
         self._link(links)
+        self._metrics(chunk, known)
         if versions:
             self.session.execute(insert(VERSIONS), versions)
             self.new_versions += len(versions)
@@ -190,6 +224,19 @@ class VersionRecorder:
                 update(ITEMS).where(ITEMS.c.id == bindparam("t_item")).values(last_seen_at=bindparam("t_at")), touched
             )
 
+    def _metrics(self, chunk: list[Observed], known: dict[str, _Known]) -> None:
+        """The latest observed counts, on new and unchanged observations alike (never older ones)."""
+        rows = [{"m_item": known[o.observation.platform_id].item_id, "m_values": dict(o.observation.metrics),
+                 "m_at": o.observed_at} for o in chunk if o.observation.metrics and o.observation.platform_id in known]
+        if rows:  # (new items were born with theirs)
+            at = bindparam("m_at", type_=ITEMS.c.metrics_observed_at.type)
+            self.session.execute(
+                update(ITEMS).where(ITEMS.c.id == bindparam("m_item"),
+                                    or_(ITEMS.c.metrics_observed_at.is_(None), ITEMS.c.metrics_observed_at <= at))
+                .values(metrics=bindparam("m_values", type_=ITEMS.c.metrics.type), metrics_observed_at=at),
+                rows,
+            )
+
     def _link(self, links: list[tuple[int, int]]) -> None:
         """Remember every record each item was seen in (disposition and holds act on records)."""
         unseen = list({e for _, e in links} - self._records)
@@ -211,6 +258,8 @@ class VersionRecorder:
             "posted_at": observation.posted_at, "first_seen_at": observed.observed_at,
             "last_seen_at": observed.observed_at, "state": derived_state(observation.state, None),
             "version_count": 1, "latest_hash": digest,
+            "metrics": dict(observation.metrics) if observation.metrics else None,
+            "metrics_observed_at": observed.observed_at if observation.metrics else None,
         }
 
     @staticmethod

@@ -46,8 +46,8 @@ class SimulatedPlatform(ABC):
         """platform id → content key of every item that exists now."""
 
     @abstractmethod
-    def content_key(self, content: dict[str, Any]) -> str:
-        """The same key, from a version's content in the index."""
+    def content_key(self, content: dict[str, Any], state: str = "visible") -> str:
+        """The same key, from a version's content and state in the index."""
 
 
 class CityNewsFeed(SimulatedPlatform):
@@ -100,5 +100,92 @@ class CityNewsFeed(SimulatedPlatform):
     def truth(self) -> dict[str, str]:
         return {entry.id: entry.title for entry in self.feed.entries}
 
-    def content_key(self, content: dict[str, Any]) -> str:
+    def content_key(self, content: dict[str, Any], state: str = "visible") -> str:
         return str(content.get("title", ""))
+
+
+FB_TOKEN_ENV = "ARCHIVER_DEMO_PAGE_TOKEN"
+FB_TOKEN = "demo-page-token-7c41e2"  # a throwaway credential for the local fake Graph API only
+
+
+class FacebookPage(SimulatedPlatform):
+    """A city's Facebook Page on the fake Graph API: posts, comment bursts and replies, edits,
+    hides and unhides, comment deletions, whole-post deletions; faults applied to the fake server."""
+
+    kinds = ("post", "comment", "edit", "hide", "unhide", "delete_comment", "delete_post")
+
+    def __init__(self, account: str = "city-facebook", seed: int = 0, history: int = 20):
+        from connectors.facebook.fakepage import FakePage
+        from connectors.graph.fakeserver import FakeGraphServer
+
+        self.account, self.seed, self.history = account, seed, history
+        self.page = FakePage(page_id=str(1740000000000 + seed))
+        self.server = FakeGraphServer(self.page, tokens={FB_TOKEN})
+        self._count = 0
+
+    def start(self, begin: datetime) -> None:
+        for back in range(self.history, 0, -1):
+            post = self.page.add_post(begin - timedelta(hours=17 * back), f"Notice {self.history - back}",
+                                      photo=back % 4 == 0)
+            for index in range(back % 5):
+                self.page.add_comment(post, post.created + timedelta(minutes=10 * (index + 1)),
+                                      f"early comment {back}.{index}", ("5001", "Ana Ortiz"))
+        self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def account_toml(self) -> str:
+        return (f'[[accounts]]\nname = "{self.account}"\nplatform = "facebook"\nid = "{self.page.page_id}"\n'
+                f'schedule = "1h"\ntoken_env = "{FB_TOKEN_ENV}"\nbase_url = "{self.server.base_url}"\n'
+                "page_size = 25\nthrottle_backoff_seconds = 0.05\n")
+
+    def environment(self) -> dict[str, str]:
+        return {FB_TOKEN_ENV: FB_TOKEN}
+
+    def _comments(self) -> list[Any]:
+        return [c for p in self.page.posts for c in p.comments]
+
+    def apply(self, event: Event, at: datetime) -> None:
+        page, self._count = self.page, self._count + 1
+        posts, comments = page.posts, self._comments()
+        if event.kind == "post":
+            page.add_post(at, f"City notice {self._count}", photo=self._count % 5 == 0)
+        elif event.kind == "comment" and posts:
+            post = posts[int(event.pick ** 2 * len(posts))]  # recent posts draw most comments
+            parent = post.comments[int(event.pick * 997) % len(post.comments)] \
+                if post.comments and int(event.pick * 1000) % 3 == 0 else None
+            page.add_comment(post, at, f"resident comment {self._count}", (str(5000 + self._count % 50), "Resident"),
+                             parent=parent)
+        elif event.kind == "edit" and comments:
+            comment = comments[int(event.pick * len(comments))]
+            comment.message = f"{comment.message.split(' [')[0]} [edited {at:%a %H:%M}]"
+        elif event.kind in ("hide", "unhide"):
+            wanted = [c for c in comments if c.hidden == (event.kind == "unhide")]
+            if wanted:
+                wanted[int(event.pick * len(wanted))].hidden = event.kind == "hide"
+        elif event.kind == "delete_comment" and comments:
+            page.delete_comment(comments[int(event.pick * len(comments))].id)
+        elif event.kind == "delete_post" and posts:
+            page.delete_post(posts[int(event.pick * len(posts))].id)
+
+    def set_faults(self, faults: list[Fault], timeout_seconds: float) -> None:
+        active = {fault.kind for fault in faults}
+        server = self.server
+        server.status = 503 if "5xx" in active else None
+        server.delay_seconds = timeout_seconds + 0.5 if "timeout" in active else 0.0
+        server.truncate = "truncated" in active
+        if "token" in active:
+            server.expired[FB_TOKEN] = 463
+        else:
+            server.expired.pop(FB_TOKEN, None)  # the operator set a fresh token
+        if "permission" in active:
+            self.page.permissions.discard("pages_read_user_content")
+        else:
+            self.page.permissions.add("pages_read_user_content")
+
+    def truth(self) -> dict[str, str]:
+        return {pid: key.replace("|True", "|hidden").replace("|False", "") for pid, key in self.page.truth().items()}
+
+    def content_key(self, content: dict[str, Any], state: str = "visible") -> str:
+        return str(content.get("message", "")) + ("|hidden" if state == "hidden" else "")

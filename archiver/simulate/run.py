@@ -192,7 +192,7 @@ class Simulation:
                 current: dict[str, str] = {}
                 for platform_id, item_state, content, state, uid in rows:
                     deleted = state == "deleted"
-                    key = "" if deleted else platform.content_key(content)
+                    key = "" if deleted else platform.content_key(content, state)
                     captured.setdefault((platform_id, key, deleted), self.harvest_time.get(uid, end))
                     current[platform_id] = item_state
                 harvests = session.scalars(select(Harvest).join(Account).where(Account.name == platform.account)).all()
@@ -212,14 +212,17 @@ class Simulation:
                captured: dict[tuple[str, str, bool], timedelta], end: timedelta) -> None:
         complete = self.complete_at[platform.account]
         for versions in self.truth[platform.account].values():
+            earlier_observable = False  # a deletion is observable only of an item a harvest could have seen
             for version in versions:
                 until = version.end if version.end is not None else end
+                live_observed = any(version.start <= t < until for t in complete) or (
+                    version.end is None and any(t >= version.start for t in complete))
+                observable = live_observed and (earlier_observable or not version.deleted)
+                earlier_observable |= live_observed and not version.deleted
                 if until - version.start < self.interval:
                     continue
                 report.versions += 1
                 seen_at = captured.get((version.platform_id, version.key, version.deleted))
-                observable = any(version.start <= t < until for t in complete) or (
-                    version.end is None and any(t >= version.start for t in complete))
                 report.observable += observable
                 if seen_at is None:
                     report.missed.append(f"{version.platform_id} {'deleted' if version.deleted else version.key}")

@@ -1,0 +1,1 @@
+"""Live webhooks (``archiver serve``): Meta deliveries checked, archived at once, acted on."""

@@ -1,0 +1,153 @@
+"""Harvesting a 1,000-post Facebook Page (20,000 comments and replies) from the fake Graph API.
+
+The fake Page is served from its own process. In this process:
+
+- the floor: a plain loop of ``requests`` over the same Graph URLs (the feed with each post's first
+  comments, then each long thread's further pages, following ``paging.next``), each exchange
+  written with warcio's ``WARCWriter`` — no parsing, no index, no storage;
+- the archiver: a full harvest (recording session, redaction, throttle bookkeeping, parsing,
+  staging, sealing, storage, index) on the embedded defaults, media off (the floor fetches none),
+  then once more with media on.
+
+Reported: items/s for both and their ratio; Graph API calls per 1,000 items against the minimum
+the API's page sizes allow (``limit`` at most 100: the profile, one feed call per 100 posts, and
+one more call per 100 comments beyond the first 100 of a post, which come with the post), and
+against a harvest that asks each post's comments separately.
+
+    python bench/facebook.py
+    python bench/facebook.py --posts 300 --comments 6000 --rounds 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from archiver.config import load_config  # noqa: E402
+from archiver.harvest import HarvestRunner  # noqa: E402
+from archiver.index.db import open_index  # noqa: E402
+from connectors.facebook.fakepage import FakePage  # noqa: E402
+from connectors.facebook.parser import POST_FIELDS, PROFILE_FIELDS, comments_field  # noqa: E402
+from storage import open_storage  # noqa: E402
+
+TOKEN = "bench-page-token-4e8a"  # a throwaway for the local fake only
+
+
+def serve(posts: int, comments: int) -> tuple[subprocess.Popen[str], str, str]:
+    process = subprocess.Popen([sys.executable, "-m", "connectors.facebook.fakepage", "--posts", str(posts),
+                                "--comments", str(comments), "--token", TOKEN], cwd=ROOT, stdout=subprocess.PIPE,
+                               text=True, env=os.environ | {"PYTHONPATH": str(ROOT)})
+    assert process.stdout is not None
+    base, page_id = process.stdout.readline().split()
+    return process, base, page_id
+
+
+def floor(base: str, page_id: str, out: Path) -> tuple[float, int, int]:
+    """(seconds, items, calls) of the least any harvester must do over the same URLs."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"OAuth {TOKEN}"
+    started, items, calls = time.perf_counter(), 0, 0
+    with out.open("wb") as handle:
+        writer = WARCWriter(handle, gzip=True)
+
+        def get(url: str, params: dict[str, str] | None = None) -> dict:
+            nonlocal calls
+            response = session.get(url, params=params, timeout=30)
+            calls += 1
+            headers = StatusAndHeaders(f"{response.status_code} OK", list(response.headers.items()),
+                                       protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(response.url, "response", payload=io.BytesIO(
+                response.content), http_headers=headers))
+            return response.json()
+
+        get(f"{base}/v26.0/{page_id}", {"fields": PROFILE_FIELDS})
+        items += 1
+        url: str | None = f"{base}/v26.0/{page_id}/feed"
+        params: dict[str, str] | None = {"fields": f"{POST_FIELDS},{comments_field(100)}", "limit": "100"}
+        while url:
+            body = get(url, params)
+            params = None
+            for post in body["data"]:
+                items += 1 + len(post.get("comments", {}).get("data", []))
+                following = post.get("comments", {}).get("paging", {}).get("next")
+                while following:
+                    thread = get(following)
+                    items += len(thread["data"])
+                    following = thread.get("paging", {}).get("next")
+            url = body.get("paging", {}).get("next")
+    return time.perf_counter() - started, items, calls
+
+
+def harvest(base: str, page_id: str, workdir: Path, media: bool) -> tuple[float, int, int, str]:
+    """(seconds, items, API calls, outcome) of one full harvest on the embedded defaults."""
+    workdir.mkdir(parents=True)
+    config_path = workdir / "archiver.toml"
+    config_path.write_text(f'[archiver]\ndata_dir = "data"\n[capture]\nmedia = {str(media).lower()}\n'
+                           f'[[accounts]]\nname = "city-fb"\nplatform = "facebook"\nid = "{page_id}"\n'
+                           f'token_env = "BENCH_PAGE_TOKEN"\nbase_url = "{base}"\n')
+    os.environ["BENCH_PAGE_TOKEN"] = TOKEN
+    config = load_config(config_path)
+    db = open_index(config.database_url)
+    runner = HarvestRunner(config, db, open_storage(config))
+    started = time.perf_counter()
+    outcome = runner.run(config.account("city-fb"))
+    seconds = time.perf_counter() - started
+    db.dispose()
+    calls = outcome.pages  # every API exchange that returned data is a page; none failed here
+    return seconds, outcome.observations, calls, outcome.status
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=int, default=1000)
+    parser.add_argument("--comments", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    page = FakePage.synthetic(posts=args.posts, comments=args.comments, seed=7)  # the same Page the server holds
+    threads = [len(p.comments) for p in page.posts]
+    items = 1 + args.posts + args.comments
+    minimum = 1 + -(-args.posts // 100) + sum(max(0, -(-n // 100) - 1) for n in threads)
+    separate = 1 + -(-args.posts // 100) + sum(max(1, -(-n // 100)) for n in threads)
+    process, base, page_id = serve(args.posts, args.comments)
+    try:
+        best_floor = best_harvest = float("inf")
+        with tempfile.TemporaryDirectory() as workdir:
+            for round_ in range(args.rounds):
+                seconds, floor_items, floor_calls = floor(base, page_id, Path(workdir) / f"floor-{round_}.warc.gz")
+                best_floor = min(best_floor, seconds)
+                seconds, harvested, calls, status = harvest(base, page_id, Path(workdir) / f"run-{round_}", False)
+                assert status == "succeeded" and harvested == items == floor_items, (status, harvested, items)
+                best_harvest = min(best_harvest, seconds)
+            with_media = harvest(base, page_id, Path(workdir) / "media", True)
+    finally:
+        process.terminate()
+        process.wait(10)
+    print(f"{datetime.now(UTC):%Y-%m-%d} Page of {args.posts} posts, {args.comments} comments and replies "
+          f"({items} items with the profile), best of {args.rounds}")
+    print(f"  floor (requests + WARCWriter): {items / best_floor:,.0f} items/s ({best_floor:.2f} s, "
+          f"{floor_calls} calls)")
+    print(f"  archiver harvest, media off:   {items / best_harvest:,.0f} items/s ({best_harvest:.2f} s); "
+          f"ratio {best_floor / best_harvest:.2f} of the floor")
+    print(f"  archiver harvest, media on:    {items / with_media[0]:,.0f} items/s ({with_media[0]:.2f} s, "
+          "photos fetched into the WARC)")
+    print(f"  Graph API calls: {calls} = {calls / items * 1000:.2f} per 1,000 items; minimum for limit=100: "
+          f"{minimum} = {minimum / items * 1000:.2f} per 1,000 (ratio {calls / minimum:.2f}); asking each post's "
+          f"comments separately would take {separate} = {separate / items * 1000:.2f} per 1,000")
+
+
+if __name__ == "__main__":
+    main()
