@@ -26,6 +26,8 @@ class SearchQuery:
     platforms: tuple[str, ...] = ()
     since: datetime | None = None  # posted at or after
     until: datetime | None = None  # posted before
+    captured_since: datetime | None = None  # first captured at or after
+    captured_until: datetime | None = None  # first captured before
     states: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
     author: str | None = None
@@ -87,6 +89,10 @@ def _filters(query: SearchQuery) -> list[ColumnElement[bool]]:
         conditions.append(Item.posted_at >= query.since)
     if query.until:
         conditions.append(Item.posted_at < query.until)
+    if query.captured_since:
+        conditions.append(Item.first_seen_at >= query.captured_since)
+    if query.captured_until:
+        conditions.append(Item.first_seen_at < query.captured_until)
     if query.states:
         conditions.append(Item.id.in_(select(Version.item_id).where(Version.state.in_(query.states))))
     if query.kinds:

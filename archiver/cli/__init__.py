@@ -18,6 +18,7 @@ from archiver.cli import (
     harvest,
     hold,
     reindex,
+    request,
     retention,
     search,
     serve,
@@ -26,8 +27,8 @@ from archiver.cli import (
 from archiver.cli.app import EXIT_FAILURE, EXIT_USAGE, App, Failure
 from archiver.config import ConfigError
 
-COMMANDS = (check_config, accounts, harvest, search, export, reindex, coverage, audit, hold, retention, verify, demo,
-            serve)
+COMMANDS = (check_config, accounts, harvest, search, request, export, reindex, coverage, audit, hold, retention, verify,
+            demo, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

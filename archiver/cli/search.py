@@ -21,6 +21,8 @@ def add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--platform", action="append", default=[], help="platform (repeatable)")
     parser.add_argument("--since", type=moment, help="posted on or after (2026-03-01 or ISO time, UTC)")
     parser.add_argument("--until", type=moment, help="posted before (2026-06-01 or ISO time, UTC)")
+    parser.add_argument("--captured-since", type=moment, help="first captured on or after (date or ISO time, UTC)")
+    parser.add_argument("--captured-until", type=moment, help="first captured before (date or ISO time, UTC)")
     parser.add_argument("--state", action="append", default=[], choices=STATES, help="version state (repeatable)")
     parser.add_argument("--kind", action="append", default=[], help="post, comment, reply, entry, profile…")
     parser.add_argument("--author", help="author name contains")
@@ -28,7 +30,9 @@ def add_filters(parser: argparse.ArgumentParser) -> None:
 
 def query_from(args: argparse.Namespace, limit: int = 50, offset: int = 0) -> SearchQuery:
     return SearchQuery(text=args.text, accounts=tuple(args.account), platforms=tuple(args.platform),
-                       since=args.since, until=args.until, states=tuple(args.state), kinds=tuple(args.kind),
+                       since=args.since, until=args.until,
+                       captured_since=args.captured_since, captured_until=args.captured_until,
+                       states=tuple(args.state), kinds=tuple(args.kind),
                        author=args.author, limit=limit, offset=offset)
 
 

@@ -1,0 +1,1 @@
+"""Records requests and legal productions: cases built from searches, kept in the index."""

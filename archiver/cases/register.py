@@ -1,0 +1,168 @@
+"""The case register: open a case, add and drop what searches find, review it.
+
+Every action is audited in the same unit of work that does it (invariant 6). Items are added
+in search order and stay in the order they were added, which is the order of the package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from archiver import audit
+from archiver.cases.models import CaseItem, CaseSearch, RecordsCase
+from archiver.index.models import Account, Item
+from archiver.search import SearchQuery, search
+
+KINDS = ("request", "production")
+
+
+class CaseError(Exception):
+    """A case action that cannot be done; the message says why and what to do instead."""
+
+
+@dataclass(frozen=True)
+class CaseDetails:
+    name: str
+    kind: str = "request"
+    requester: str | None = None
+    description: str | None = None
+    received_on: date | None = None
+    due_on: date | None = None
+
+
+def open_case(session: Session, details: CaseDetails, by: str) -> RecordsCase:
+    if details.kind not in KINDS:
+        raise CaseError(f"case kind {details.kind!r} is not one of {', '.join(KINDS)}")
+    if session.scalar(select(RecordsCase.id).where(RecordsCase.name == details.name)) is not None:
+        raise CaseError(f"a case named {details.name!r} already exists; pick another name or use it")
+    if details.received_on and details.due_on and details.due_on < details.received_on:
+        raise CaseError(f"--due {details.due_on} is before --received {details.received_on}")
+    case = RecordsCase(name=details.name, kind=details.kind, requester=details.requester,
+                       description=details.description, received_on=details.received_on, due_on=details.due_on,
+                       created_at=datetime.now(UTC), created_by=by)
+    session.add(case)
+    session.flush()
+    audit.record(session, "case.opened", details.name, kind=details.kind, requester=details.requester,
+                 received=str(details.received_on or ""), due=str(details.due_on or ""))
+    return case
+
+
+def get_case(session: Session, name: str) -> RecordsCase:
+    case = session.scalar(select(RecordsCase).where(RecordsCase.name == name))
+    if case is None:
+        raise CaseError(f"no case named {name!r}; 'archiver request list' shows the cases, "
+                        f"'archiver request new {name}' opens one")
+    return case
+
+
+def _everything(query: SearchQuery) -> SearchQuery:
+    return SearchQuery(**{**query.__dict__, "limit": 1_000_000_000, "offset": 0})
+
+
+def _keys(session: Session, item_ids: list[int]) -> list[tuple[str, str]]:
+    """(account, platform id) of items, in the order given."""
+    keys: dict[int, tuple[str, str]] = {}
+    for start in range(0, len(item_ids), 500):
+        chunk = item_ids[start:start + 500]
+        for item_id, account, platform_id in session.execute(
+            select(Item.id, Account.name, Item.platform_id).join(Account, Account.id == Item.account_id)
+            .where(Item.id.in_(chunk))
+        ):
+            keys[item_id] = (account, platform_id)
+    return [keys[i] for i in item_ids if i in keys]
+
+
+def add_items(session: Session, case: RecordsCase, query: SearchQuery, item_refs: list[int], by: str) -> int:
+    """Add what ``query`` finds (if it has any criterion) and the items ``item_refs``; returns how many were new."""
+    found = [hit.item_id for hit in search(session, _everything(query)).hits] if has_criteria(query) else []
+    keys = _keys(session, found + [i for i in item_refs if i not in found])
+    present = set(session.execute(select(CaseItem.account, CaseItem.platform_id)
+                                  .where(CaseItem.case_id == case.id)).tuples())
+    new = [key for key in dict.fromkeys(keys) if key not in present]
+    now = datetime.now(UTC)
+    record = CaseSearch(case_id=case.id, action="add", query=_described(query, item_refs), items=len(new), at=now,
+                        by=by)
+    session.add(record)
+    session.flush()
+    session.add_all(CaseItem(case_id=case.id, account=account, platform_id=platform_id, search_id=record.id,
+                             added_at=now) for account, platform_id in new)
+    audit.record(session, "case.items_added", case.name, query=record.query, matched=len(keys), added=len(new))
+    return len(new)
+
+
+def drop_items(session: Session, case: RecordsCase, query: SearchQuery, item_refs: list[int], by: str) -> int:
+    """Drop from the case what ``query`` finds and the items ``item_refs``; returns how many left the case."""
+    found = [hit.item_id for hit in search(session, _everything(query)).hits] if has_criteria(query) else []
+    keys = set(_keys(session, found + item_refs))
+    members = set(session.execute(select(CaseItem.account, CaseItem.platform_id)
+                                  .where(CaseItem.case_id == case.id)).tuples())
+    leaving = sorted(keys & members)
+    for start in range(0, len(leaving), 500):
+        chunk = leaving[start:start + 500]
+        session.execute(delete(CaseItem).where(CaseItem.case_id == case.id,
+                                               tuple_(CaseItem.account, CaseItem.platform_id).in_(chunk)))
+    described = _described(query, item_refs)
+    session.add(CaseSearch(case_id=case.id, action="drop", query=described, items=len(leaving),
+                           at=datetime.now(UTC), by=by))
+    audit.record(session, "case.items_dropped", case.name, query=described, dropped=len(leaving))
+    return len(leaving)
+
+
+def has_criteria(query: SearchQuery) -> bool:
+    return any(k not in ("limit", "offset") for k in query.describe())
+
+
+def _described(query: SearchQuery, item_refs: list[int]) -> dict[str, Any]:
+    described = {k: v for k, v in query.describe().items() if k not in ("limit", "offset")}
+    if item_refs:
+        described["items"] = list(item_refs)
+    return described
+
+
+def case_item_ids(session: Session, case: RecordsCase) -> list[int]:
+    """Index ids of the case's items still in the index, in the order they were added."""
+    rows = session.execute(
+        select(CaseItem.id, Item.id).join(Account, Account.name == CaseItem.account)
+        .join(Item, and_(Item.account_id == Account.id, Item.platform_id == CaseItem.platform_id))
+        .where(CaseItem.case_id == case.id).order_by(CaseItem.id)
+    ).all()
+    return [item_id for _, item_id in rows]
+
+
+def summary(session: Session, case: RecordsCase) -> dict[str, Any]:
+    members = session.scalar(select(func.count()).select_from(CaseItem).where(CaseItem.case_id == case.id)) or 0
+    return {"name": case.name, "kind": case.kind, "requester": case.requester, "description": case.description,
+            "received": case.received_on.isoformat() if case.received_on else None,
+            "due": case.due_on.isoformat() if case.due_on else None,
+            "created_at": case.created_at.isoformat(), "created_by": case.created_by, "items": members}
+
+
+def searches(session: Session, case: RecordsCase) -> list[dict[str, Any]]:
+    rows = session.scalars(select(CaseSearch).where(CaseSearch.case_id == case.id).order_by(CaseSearch.id))
+    return [{"action": s.action, "query": s.query, "items": s.items, "at": s.at.isoformat(), "by": s.by}
+            for s in rows]
+
+
+def list_cases(session: Session) -> list[dict[str, Any]]:
+    return [summary(session, case) for case in session.scalars(select(RecordsCase).order_by(RecordsCase.id))]
+
+
+def members(session: Session, case: RecordsCase) -> list[dict[str, Any]]:
+    """The case's items as a review list: id, account, kind, state, posted, author, first words."""
+    from archiver.index.models import Version
+
+    rows = session.execute(
+        select(Item.id, CaseItem.account, Item.kind, Item.state, Item.posted_at, Item.author, Version.text)
+        .join(Account, Account.name == CaseItem.account)
+        .join(Item, and_(Item.account_id == Account.id, Item.platform_id == CaseItem.platform_id))
+        .join(Version, and_(Version.item_id == Item.id, Version.seq == 1))
+        .where(CaseItem.case_id == case.id).order_by(CaseItem.id)
+    ).all()
+    return [{"item_id": r[0], "account": r[1], "kind": r[2], "state": r[3],
+             "posted": r[4].strftime("%Y-%m-%d %H:%M") if r[4] else "", "author": r[5],
+             "text": " ".join((r[6] or "").split())[:80]} for r in rows]
