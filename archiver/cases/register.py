@@ -81,8 +81,8 @@ def add_items(session: Session, case: RecordsCase, query: SearchQuery, item_refs
     """Add what ``query`` finds (if it has any criterion) and the items ``item_refs``; returns how many were new."""
     found = [hit.item_id for hit in search(session, _everything(query)).hits] if has_criteria(query) else []
     keys = _keys(session, found + [i for i in item_refs if i not in found])
-    present = set(session.execute(select(CaseItem.account, CaseItem.platform_id)
-                                  .where(CaseItem.case_id == case.id)).tuples())
+    present = set(tuple(row) for row in session.execute(select(CaseItem.account, CaseItem.platform_id)
+                                  .where(CaseItem.case_id == case.id)).all())
     new = [key for key in dict.fromkeys(keys) if key not in present]
     now = datetime.now(UTC)
     record = CaseSearch(case_id=case.id, action="add", query=_described(query, item_refs), items=len(new), at=now,
@@ -99,8 +99,8 @@ def drop_items(session: Session, case: RecordsCase, query: SearchQuery, item_ref
     """Drop from the case what ``query`` finds and the items ``item_refs``; returns how many left the case."""
     found = [hit.item_id for hit in search(session, _everything(query)).hits] if has_criteria(query) else []
     keys = set(_keys(session, found + item_refs))
-    members = set(session.execute(select(CaseItem.account, CaseItem.platform_id)
-                                  .where(CaseItem.case_id == case.id)).tuples())
+    members = set(tuple(row) for row in session.execute(select(CaseItem.account, CaseItem.platform_id)
+                                  .where(CaseItem.case_id == case.id)).all())
     leaving = sorted(keys & members)
     for start in range(0, len(leaving), 500):
         chunk = leaving[start:start + 500]
