@@ -53,6 +53,9 @@ def _logging(verbosity: int) -> RedactingLogFilter:
     secrets = RedactingLogFilter()
     handler.addFilter(secrets)
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    # PDF rendering talks about fonts at WARNING; only worth hearing when debugging.
+    for noisy in ("weasyprint", "fontTools"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity >= 2 else logging.ERROR)
     return secrets
 
 

@@ -1,0 +1,226 @@
+"""Writing a case's package: one pass over its documents into every selected part, then the bag.
+
+The package is built in ``OUT.partial`` and renamed to ``OUT`` only when complete, so a
+half-written package never sits where a clerk would send it. Order: the parts; the redaction
+log; the chain-of-custody record; the certificate listing the SHA-256 of everything before it;
+then the BagIt manifests (RFC 8493) over all of it, and optionally a zip of the bag.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import platform
+import shutil
+import socket
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import bagit
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archiver import __version__
+from archiver.cases import register as cases
+from archiver.exports.package import custody
+from archiver.exports.package.documents import documents
+from archiver.exports.package.parts import BatesOptions, CaseDocument, PackageContext, PackagePart
+from archiver.exports.package.redaction import Redactor
+from archiver.index.models import WarcFile
+from storage.base import Storage, file_sha256
+
+# Part name → "module:class", imported only when chosen (WeasyPrint is slow to load).
+PARTS: dict[str, str] = {
+    "pdf": "archiver.exports.package.pdf:PdfPart",
+    "loadfiles": "archiver.exports.package.loadfiles:LoadFilesPart",
+    "csv": "archiver.exports.package.tables:CsvPart",
+    "xlsx": "archiver.exports.package.tables:XlsxPart",
+    "jsonl": "archiver.exports.package.tables:JsonLinesPart",
+    "native": "archiver.exports.package.native:NativePart",
+    "wacz": "archiver.exports.package.wacz:WaczPart",
+}
+SELECTABLE = ("pdf", "csv", "xlsx", "jsonl", "native", "wacz")
+UNREDACTABLE = ("native", "wacz")  # the captured bytes themselves: left out of a redacted package unless asked
+
+
+class PackageError(Exception):
+    """The package cannot be made as asked; the message says why and what to do."""
+
+
+@dataclass
+class PackageRequest:
+    case: str
+    out: Path
+    parts: tuple[str, ...] = ()  # empty: every part (less the unredactable ones when redacting)
+    redact: bool = False
+    bates: BatesOptions | None = None
+    zip: bool = False
+    redaction_patterns: list[tuple[str, str]] = field(default_factory=list)
+    certifier: str = ""
+
+    def chosen(self) -> list[str]:
+        unknown = [p for p in self.parts if p not in SELECTABLE]
+        if unknown:
+            raise PackageError(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(SELECTABLE)}")
+        chosen = list(self.parts) or [p for p in SELECTABLE if not (self.redact and p in UNREDACTABLE)]
+        if self.bates is not None:
+            if "pdf" not in chosen:
+                raise PackageError("Bates numbers are stamped on the PDF pages: include the pdf part")
+            chosen.insert(chosen.index("pdf") + 1, "loadfiles")
+        return chosen
+
+
+@dataclass
+class PackageResult:
+    path: Path
+    documents: int
+    parts: list[dict[str, Any]]
+    files: dict[str, str]  # data/ path → sha256, as in the certificate
+    redactions: int
+    manifest_sha256: str
+
+
+def _part(name: str, context: PackageContext) -> PackagePart:
+    module, _, cls = PARTS[name].partition(":")
+    try:
+        part_class = getattr(importlib.import_module(module), cls)
+    except (ImportError, OSError) as exc:
+        raise PackageError(f"the {name} part cannot load ({exc}); install the package's dependencies") from None
+    part: PackagePart = part_class(context)
+    return part
+
+
+def _source_warcs(session: Session, keys: Iterable[str]) -> list[dict[str, Any]]:
+    wanted = sorted(set(keys))
+    digests: dict[str, str | None] = {}
+    for start in range(0, len(wanted), 500):
+        for key, sha in session.execute(select(WarcFile.key, WarcFile.sha256)
+                                        .where(WarcFile.key.in_(wanted[start:start + 500]))):
+            digests[key] = sha
+    return [{"key": key, "sha256": digests.get(key)} for key in wanted]
+
+
+def _warc_keys(document: CaseDocument) -> set[str]:
+    keys = set()
+    for version in document.history["versions"]:
+        for label in ("first_evidence", "last_evidence"):
+            if version.get(label):
+                keys.add(version[label]["warc"])
+    for medium in document.history.get("media", []):
+        keys.update(capture["warc"] for capture in medium["captures"])
+    return keys
+
+
+def build(session: Session, storage: Storage, request: PackageRequest, *, agency: str, storage_url: str,
+          by: str) -> PackageResult:
+    out = request.out
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise PackageError(f"{out} already exists and is not an empty folder; give a new --out")
+    chosen = request.chosen()
+    case = cases.get_case(session, request.case)
+    item_ids = cases.case_item_ids(session, case)
+    if not item_ids:
+        raise PackageError(f"case {request.case} holds no items; add some with: archiver request add {request.case} …")
+    staging = out.with_name(out.name + ".partial")
+    if staging.exists():
+        shutil.rmtree(staging)  # left by an interrupted export: never part of a package
+    staging.mkdir(parents=True)
+    now = datetime.now(UTC)
+    summary = cases.summary(session, case)
+    context = PackageContext(session=session, storage=storage, data_dir=staging, agency=agency, case=summary,
+                             exported_at=now, exported_by=by, software=f"gov-social-archiver/{__version__}",
+                             redacting=request.redact, bates=request.bates)
+    parts = [_part(name, context) for name in chosen]
+    for part in parts:
+        part.start()
+    redactor = Redactor(request.redaction_patterns) if request.redact else None
+    redaction_log = (staging / "redaction-log.csv").open("w", encoding="utf-8", newline="") if redactor else None
+    log_writer = csv.writer(redaction_log) if redaction_log else None
+    if log_writer:
+        log_writer.writerow(["document", "item", "field", "rule", "count"])
+    warc_keys: set[str] = set()
+    count = redactions = 0
+    try:
+        for document in documents(session, item_ids, redactor):
+            count += 1
+            warc_keys |= _warc_keys(document)
+            for part in parts:
+                part.add(document)
+            if log_writer:
+                for entry in document.redactions:
+                    log_writer.writerow([entry["document"], entry["item"], entry["field"], entry["rule"],
+                                         entry["count"]])
+                    redactions += entry["count"]
+        finished = [part.finish() for part in parts]
+    finally:
+        if redaction_log:
+            redaction_log.close()
+    part_rows = [{"part": s.name, "documents": s.documents, "files": len(s.files),
+                  **{k: v for k, v in s.details.items() if k != "source_warcs"}} for s in finished]
+    for s in finished:
+        warc_keys |= {w["key"] for w in s.details.get("source_warcs", [])}
+    sources = _source_warcs(session, warc_keys)
+    meta = {"case": summary, "exported_at": now.isoformat(), "exported_by": by, "software": context.software,
+            "host": socket.gethostname(), "python": platform.python_version(), "agency": agency,
+            "storage": storage_url,
+            "options": {"parts": chosen, "redact": request.redact,
+                        "bates": request.bates.__dict__ if request.bates else None}}
+    custody.write_json(staging / "custody.json",
+                       custody.custody_record(meta, cases.searches(session, case), part_rows, sources, redactions))
+    files = custody.file_hashes(staging)
+    text = custody.certificate_text(meta, files, sources, request.certifier)
+    (staging / "certificate.txt").write_text(text, encoding="utf-8")
+    _certificate_pdf(text, staging / "certificate.pdf")
+    bag = bagit.make_bag(str(staging), _bag_info(meta, summary, count), checksums=["sha256"])
+    manifest = Path(bag.path) / "manifest-sha256.txt"
+    manifest_sha = file_sha256(manifest)
+    if out.exists():
+        out.rmdir()
+    staging.replace(out)
+    final = out
+    if request.zip:
+        final = _zip(out)
+    return PackageResult(final, count, part_rows, files, redactions, manifest_sha)
+
+
+def _bag_info(meta: dict[str, Any], case: dict[str, Any], count: int) -> dict[str, str]:
+    info = {
+        "Source-Organization": meta["agency"],
+        "External-Identifier": case["name"],
+        "External-Description": (f"{'Records request' if case['kind'] == 'request' else 'Legal production'} "
+                                 f"{case['name']}: {count} item(s) from the social media archive"),
+        "Bag-Software-Agent": meta["software"],
+        "Case-Kind": case["kind"],
+        "Case-Requester": case["requester"] or "",
+        "Case-Received": case["received"] or "",
+        "Case-Due": case["due"] or "",
+        "Export-Time": meta["exported_at"],
+        "Exported-By": meta["exported_by"],
+        "Redacted": "yes" if meta["options"]["redact"] else "no",
+    }
+    return {key: value for key, value in info.items() if value}
+
+
+def _certificate_pdf(text: str, path: Path) -> None:
+    """The certificate as a PDF to print and sign, when WeasyPrint is available."""
+    try:
+        from weasyprint import HTML
+    except (ImportError, OSError):  # the text certificate is always there
+        return
+    HTML(string=custody.certificate_html(text)).write_pdf(path)
+
+
+def _zip(folder: Path) -> Path:
+    """The bag zipped as RFC 8493 serializes it: one top-level folder named like the bag."""
+    target = folder.with_name(folder.name + ".zip")
+    partial = target.with_name(target.name + ".partial")
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            archive.write(path, f"{folder.name}/{path.relative_to(folder).as_posix()}")
+    partial.replace(target)
+    shutil.rmtree(folder)
+    return target
