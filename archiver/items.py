@@ -65,31 +65,58 @@ def evidence_dict(evidence: Evidence, warc_key: str) -> dict[str, Any]:
 
 
 def _evidence_by_id(session: Session, ids: set[int]) -> dict[int, dict[str, Any]]:
-    rows = session.execute(
-        select(Evidence, WarcFile.key).join(WarcFile, WarcFile.id == Evidence.warc_file_id).where(Evidence.id.in_(ids))
-    ).all()
-    return {evidence.id: evidence_dict(evidence, key) for evidence, key in rows}
+    found: dict[int, dict[str, Any]] = {}
+    wanted = sorted(ids)
+    for start in range(0, len(wanted), 500):
+        rows = session.execute(
+            select(Evidence, WarcFile.key).join(WarcFile, WarcFile.id == Evidence.warc_file_id)
+            .where(Evidence.id.in_(wanted[start:start + 500]))
+        ).all()
+        found.update((evidence.id, evidence_dict(evidence, key)) for evidence, key in rows)
+    return found
 
 
-def _media(session: Session, account_id: int, urls: list[str]) -> list[dict[str, Any]]:
-    if not urls:
-        return []
-    rows = session.execute(
-        select(Evidence, WarcFile.key).join(WarcFile, WarcFile.id == Evidence.warc_file_id)
-        .where(Evidence.target_uri.in_(urls), WarcFile.account_id == account_id)
-        .order_by(Evidence.captured_at)
-    ).all()
-    captured: dict[str, list[dict[str, Any]]] = {}
-    for evidence, key in rows:
-        captured.setdefault(evidence.target_uri, []).append(evidence_dict(evidence, key))
-    return [{"url": url, "captures": captured.get(url, [])} for url in urls]
+def _media(session: Session, wanted: dict[int, list[str]]) -> dict[tuple[int, str], list[dict[str, Any]]]:
+    """Captures of each (account id, media URL), oldest first."""
+    captured: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for account_id in {a for a, urls in wanted.items() if urls}:
+        urls = sorted(set(wanted[account_id]))
+        for start in range(0, len(urls), 500):
+            rows = session.execute(
+                select(Evidence, WarcFile.key).join(WarcFile, WarcFile.id == Evidence.warc_file_id)
+                .where(Evidence.target_uri.in_(urls[start:start + 500]), WarcFile.account_id == account_id)
+                .order_by(Evidence.captured_at, Evidence.id)
+            ).all()
+            for evidence, key in rows:
+                captured.setdefault((account_id, evidence.target_uri), []).append(evidence_dict(evidence, key))
+    return captured
 
 
 def item_history(session: Session, item: Item) -> dict[str, Any]:
-    account = session.get(Account, item.account_id)
-    assert account is not None
-    versions = session.scalars(select(Version).where(Version.item_id == item.id).order_by(Version.seq)).all()
-    evidence = _evidence_by_id(session, {e for v in versions for e in (v.first_evidence_id, v.last_evidence_id)})
+    return item_histories(session, [item])[0]
+
+
+def item_histories(session: Session, items: list[Item]) -> list[dict[str, Any]]:
+    """The histories of ``items``, in order, with a handful of queries however many there are."""
+    accounts = {a.id: a for a in session.scalars(select(Account).where(Account.id.in_({i.account_id for i in items})))}
+    versions: dict[int, list[Version]] = {item.id: [] for item in items}
+    ids = list(versions)
+    for start in range(0, len(ids), 500):
+        for version in session.scalars(select(Version).where(Version.item_id.in_(ids[start:start + 500]))
+                                        .order_by(Version.item_id, Version.seq)):
+            versions[version.item_id].append(version)
+    evidence = _evidence_by_id(session, {e for vs in versions.values() for v in vs
+                                         for e in (v.first_evidence_id, v.last_evidence_id)})
+    media_urls: dict[int, list[str]] = {}
+    for item in items:
+        wanted = media_urls.setdefault(item.account_id, [])
+        wanted.extend(u for v in versions[item.id] for u in v.media_urls)
+    media = _media(session, media_urls)
+    return [_history(item, accounts[item.account_id], versions[item.id], evidence, media) for item in items]
+
+
+def _history(item: Item, account: Account, versions: list[Version], evidence: dict[int, dict[str, Any]],
+             media: dict[tuple[int, str], list[dict[str, Any]]]) -> dict[str, Any]:
     history = []
     previous: Version | None = None
     media_urls: list[str] = []
@@ -124,5 +151,5 @@ def item_history(session: Session, item: Item) -> dict[str, Any]:
         "metrics": item.metrics or {},
         "metrics_observed_at": _iso(item.metrics_observed_at),
         "versions": history,
-        "media": _media(session, item.account_id, media_urls),
+        "media": [{"url": url, "captures": media.get((item.account_id, url), [])} for url in media_urls],
     }

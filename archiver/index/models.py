@@ -152,7 +152,10 @@ class Item(Base):
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     metrics_observed_at: Mapped[datetime | None]
 
-    __table_args__ = (UniqueConstraint("account_id", "platform_id", name="uq_items_account_platform_id"),)
+    __table_args__ = (
+        UniqueConstraint("account_id", "platform_id", name="uq_items_account_platform_id"),
+        Index("ix_items_account_parent", "account_id", "parent_platform_id"),  # threads, a level at a time
+    )
 
 
 class Version(Base):
