@@ -56,7 +56,7 @@ def test_the_release_package_is_a_valid_bag_of_every_version(workspace: Workspac
     certificate = (out / "data/certificate.txt").read_text()
     digest = bagit.Bag(str(out)).entries["data/csv/items.csv"]["sha256"]
     assert f"{digest}  csv/items.csv" in certificate and "902(13)" in certificate
-    assert (out / "data/certificate.pdf").read_bytes().startswith(b"%PDF")
+    assert "902(13)" in (out / "data/certificate.html").read_text()
     assert TOKEN.encode() not in every_byte(out)
     audit = [e for e in workspace.cli("audit", "--json").json() if e["action"] == "case.exported"]
     assert audit and audit[-1]["details"]["documents"] == 5

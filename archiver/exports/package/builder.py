@@ -174,7 +174,9 @@ def build(session: Session, storage: Storage, request: PackageRequest, *, agency
     files = custody.file_hashes(staging)
     text = custody.certificate_text(meta, files, sources, request.certifier)
     (staging / "certificate.txt").write_text(text, encoding="utf-8")
-    _certificate_pdf(text, staging / "certificate.pdf")
+    (staging / "certificate.html").write_text(custody.certificate_html(text), encoding="utf-8")
+    if "pdf" in chosen:  # WeasyPrint is loaded already; otherwise the HTML prints from any browser
+        _certificate_pdf(text, staging / "certificate.pdf")
     bag = bagit.make_bag(str(staging), _bag_info(meta, summary, count), checksums=["sha256"])
     manifest = Path(bag.path) / "manifest-sha256.txt"
     manifest_sha = file_sha256(manifest)
