@@ -23,7 +23,9 @@ def every_byte(folder: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
 
 
-def test_the_release_package_is_a_valid_bag_of_every_version(workspace: Workspace, tmp_path: Path) -> None:
+def test_the_release_package_is_a_valid_bag_of_every_version(workspace: Workspace, tmp_path: Path,
+                                                            index_url: str) -> None:
+    workspace.database_url = index_url
     with main_street_case(workspace) as case:
         out = tmp_path / "release"
         result = workspace.cli("export", case.case, "--out", str(out), "--format", TABLES)

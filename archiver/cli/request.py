@@ -80,6 +80,7 @@ def run_change(app: App, args: argparse.Namespace) -> int:
 def run_list(app: App, args: argparse.Namespace) -> int:
     with app.db.session() as session:
         rows = cases.list_cases(session)
+        audit.record(session, "case.listed", cases=len(rows))
     if args.json:
         print_json(rows)
     else:
