@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import mimetypes
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from archiver.exports.package.wacz import source_warcs
 from archiver.exports.wacz import history_evidence, revisit_originals
 
 BLOCK = 1024 * 1024
+RECENT = 16  # decoded payloads remembered for the next documents
 EXTENSIONS = {"application/json": ".json", "text/javascript": ".json", "application/rss+xml": ".xml",
               "application/atom+xml": ".xml", "application/xml": ".xml", "text/xml": ".xml",
               "image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp",
@@ -80,16 +82,27 @@ class NativePart(PackagePart):
         self.keys: set[str] = set()
         self.files = 0
         self.mismatches: list[str] = []
+        self.recent: dict[tuple[str, int], tuple[Path, dict[str, Any]]] = {}
 
-    def _write(self, folder: Path, number: int, evidence: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
-        """Write one payload from the record at ``source`` (the evidence itself, or a revisit's original)."""
+    def _payload(self, path_stem: Path, source: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+        """Decode the payload of the record at ``source`` into ``path_stem`` + extension.
+
+        A listing response is evidence for every item on it, so consecutive documents ask for
+        the same record: the last few decoded payloads are copied rather than read and parsed again.
+        """
+        where = (source["warc"], source["offset"])
+        if where in self.recent:
+            first, facts = self.recent[where]
+            path = path_stem.with_name(path_stem.name + first.suffix)
+            shutil.copyfile(first, path)
+            return path, facts
         block = self.context.storage.read_range(source["warc"], source["offset"], source["length"])
         self.keys.add(source["warc"])
         record = _record(block)
         headers = record.http_headers
         content_type = headers.get_header("Content-Type") if headers else record.rec_headers.get_header("Content-Type")
         encoding = (headers.get_header("Content-Encoding") if headers else None) or None
-        path = folder / f"{number}-{short_id(evidence['record_id'])}{extension(content_type)}"
+        path = path_stem.with_name(path_stem.name + extension(content_type))
         digest, size = hashlib.sha256(), 0
         stream = record.content_stream()
         with path.open("wb") as handle:
@@ -98,7 +111,18 @@ class NativePart(PackagePart):
                 handle.write(chunk)
                 size += len(chunk)
         file_sha = digest.hexdigest()
-        stored_sha = _stored_entity_sha256(block) if encoding else file_sha
+        facts = {"content_type": content_type, "encoding": encoding, "bytes": size, "file_sha256": file_sha,
+                 "stored_sha256": _stored_entity_sha256(block) if encoding else file_sha}
+        self.recent[where] = (path, facts)
+        if len(self.recent) > RECENT:
+            self.recent.pop(next(iter(self.recent)))
+        return path, facts
+
+    def _write(self, folder: Path, number: int, evidence: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+        """Write one payload from the record at ``source`` (the evidence itself, or a revisit's original)."""
+        path, facts = self._payload(folder / f"{number}-{short_id(evidence['record_id'])}", source)
+        content_type, encoding, size = facts["content_type"], facts["encoding"], facts["bytes"]
+        file_sha, stored_sha = facts["file_sha256"], facts["stored_sha256"]
         expected = evidence.get("sha256") or source.get("sha256")
         entry = {"file": path.name, "warc": evidence["warc"], "record_id": evidence["record_id"],
                  "record_type": evidence["record_type"], "offset": evidence["offset"],
