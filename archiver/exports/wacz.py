@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from archiver import __version__
 from archiver.capture.warc import WarcFileWriter
 from archiver.index.models import Evidence, WarcFile
-from storage.base import Storage, file_sha256
+from storage.base import Storage, StorageError, file_sha256
 
 WACZ_VERSION = "1.1.1"
 Span = tuple[str, int, int]  # (storage key, offset, length) of one record
@@ -72,8 +72,8 @@ def copy_records(storage: Storage, spans: Iterable[Span], sink: Any) -> dict[Spa
     for key, start, length, inside in _runs(sorted(set(spans))):
         block = storage.read_range(key, start, length)
         if len(block) != length:
-            raise OSError(f"storage returned {len(block)} of {length} bytes at {key}:{start}; "
-                          "the stored WARC is shorter than the index says (run 'archiver fixity')")
+            raise StorageError(f"{key} holds {len(block)} of the {length} bytes the index expects at offset "
+                               f"{start}: the stored WARC is shorter than indexed; run 'archiver verify'")
         view = memoryview(block)
         for span in inside:
             placed[span] = position

@@ -32,6 +32,7 @@ from warcio.recordloader import ArcWarcRecord
 from archiver.exports.package.parts import CaseDocument, PackagePart, PartSummary
 from archiver.exports.package.wacz import source_warcs
 from archiver.exports.wacz import history_evidence, revisit_originals
+from storage.base import StorageError
 
 BLOCK = 1024 * 1024
 RECENT = 16  # decoded payloads remembered for the next documents
@@ -56,10 +57,10 @@ def short_id(record_id: str) -> str:
     return record_id.strip("<>").removeprefix("urn:uuid:").replace("-", "")[:8]
 
 
-def _record(block: bytes) -> ArcWarcRecord:
+def _record(block: bytes, where: str = "") -> ArcWarcRecord:
     for record in ArchiveIterator(io.BytesIO(block)):
         return record
-    raise ValueError("no WARC record at this offset; the index and the stored WARC disagree (run 'archiver fixity')")
+    raise StorageError(f"no WARC record at {where}: the index and the stored WARC disagree; run 'archiver verify'")
 
 
 def _stored_entity_sha256(block: bytes) -> str:
@@ -98,7 +99,7 @@ class NativePart(PackagePart):
             return path, facts
         block = self.context.storage.read_range(source["warc"], source["offset"], source["length"])
         self.keys.add(source["warc"])
-        record = _record(block)
+        record = _record(block, f"{source['warc']} offset {source['offset']}")
         headers = record.http_headers
         content_type = headers.get_header("Content-Type") if headers else record.rec_headers.get_header("Content-Type")
         encoding = (headers.get_header("Content-Encoding") if headers else None) or None
