@@ -120,13 +120,12 @@ def _filters(session: Session, query: SearchQuery) -> list[ColumnElement[bool]]:
 
 def _author_matches(session: Session, author: str) -> ColumnElement[bool]:
     contains = func.lower(Item.author).contains(author.lower(), autoescape=True)
-    if session.get_bind().dialect.name != "sqlite" or len(author) < 3:
+    if session.get_bind().dialect.name != "sqlite" or len(author) < 3 or any(c in author for c in "%_\\"):
         return contains
-    # A trigram index finds substrings without reading every item (migration 0009); LIKE on it
-    # only narrows, so the exact test stays as well.
+    # A trigram index finds substrings without reading every item (migration 0009). FTS5 only
+    # takes a plain two-argument LIKE, hence no wildcards above; the exact test stays as well.
     trigrams = table("items_author_fts", column("rowid"), column("author"))
-    pattern = "%" + author.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    narrowed = select(trigrams.c.rowid).where(trigrams.c.author.like(pattern, escape="\\"))
+    narrowed = select(trigrams.c.rowid).where(trigrams.c.author.like(f"%{author}%"))
     return and_(Item.id.in_(narrowed), contains)
 
 
