@@ -18,10 +18,13 @@ from sqlalchemy.orm import Session
 from archiver.index.models import Account, Item, Version
 
 # Counting every match of a common word costs more than the page itself; past this many,
-# a search reports "at least" (total_is_exact False) instead of reading on.
-COUNT_CAP = 10_000
-# bm25 ranks at most this many matching versions at a time (see _sqlite_ranked).
-RANK_SLICE = 10_000
+# a search reports "at least" (total_is_exact False) instead of reading on. Whole selections
+# (exports, cases, holds) use matching_ids, which is never capped.
+COUNT_CAP = 1_000
+# SQLite: counting text matches examines at most this many matching versions (a lower bound beyond).
+COUNT_WORK = 10_000
+# SQLite: bm25 ranks at most this many matching versions at a time (see _sqlite_ranked).
+RANK_SLICE = 5_000
 _FTS = table("versions_fts", column("rowid"), column("rank"), column("versions_fts"))
 _TOKEN = re.compile(r'"[^"]+"|\S+')
 
@@ -73,7 +76,7 @@ class SearchPage:
     total_is_exact: bool = True
 
     def total_text(self) -> str:
-        """The count for people: "1,234", or "10,000+" when counting stopped at the cap."""
+        """The count for people: "1,234", or "1,000+" when counting stopped at the cap."""
         return f"{self.total:,}" + ("" if self.total_is_exact else "+")
 
 
@@ -228,15 +231,22 @@ def matching_ids(session: Session, query: SearchQuery) -> list[int]:
 def _count(session: Session, query: SearchQuery) -> tuple[int, bool]:
     """How many items match, counted up to COUNT_CAP; and whether that is the exact number."""
     conditions = _filters(session, query)
+    complete = True
     if not _has_text(query):
         found = select(Item.id).where(*conditions)
     elif session.get_bind().dialect.name == "sqlite":
-        # Unranked: FTS5 hands matches over in rowid order without scoring them.
-        found = _sqlite_matches(query, conditions).order_by(None).distinct()
+        # Unranked, FTS5 hands matches over in rowid order without scoring them; but each still
+        # costs two lookups, so with selective filters only the first COUNT_WORK are examined.
+        words = _FTS.c.versions_fts.op("MATCH")(fts5_query(query.text or ""))
+        examined = select(_FTS.c.rowid.label("version_id")).where(words).limit(COUNT_WORK).subquery()
+        found = (select(Version.item_id).join(examined, examined.c.version_id == Version.id)
+                 .join(Item, Item.id == Version.item_id).where(*conditions).distinct())
+        matches = select(_FTS.c.rowid).where(words).limit(COUNT_WORK).subquery()
+        complete = (session.scalar(select(func.count()).select_from(matches)) or 0) < COUNT_WORK
     else:
         found = _postgres_matches(query, conditions).order_by(None)
     counted = session.scalar(select(func.count()).select_from(found.limit(COUNT_CAP + 1).subquery())) or 0
-    return min(counted, COUNT_CAP), counted <= COUNT_CAP
+    return min(counted, COUNT_CAP), counted <= COUNT_CAP and complete
 
 
 def search(session: Session, query: SearchQuery) -> SearchPage:

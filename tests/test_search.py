@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -138,6 +139,16 @@ def test_total_is_capped_and_says_so(index: IndexDB, monkeypatch: pytest.MonkeyP
         words = search(session, SearchQuery(text="budget", limit=1))
         assert (words.total, words.total_is_exact) == (3, False)
         assert len(matching_ids(session, SearchQuery(text="budget"))) == 4  # selections are never capped
+
+
+def test_count_stops_early_on_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    index = open_index(f"sqlite:///{tmp_path / 'index.sqlite'}")  # only SQLite bounds what a count examines
+    fill(index)
+    monkeypatch.setattr(search_module, "COUNT_WORK", 2)
+    with index.session() as session:
+        page = search(session, SearchQuery(text="budget", accounts=("citynews",), limit=1))
+        assert ([hit.platform_id for hit in page.hits], page.total, page.total_is_exact) == (["e1"], 1, False)
+        assert search(session, SearchQuery(text="budget", accounts=("citynews",))).total_is_exact
 
 
 def test_ranking_in_slices_still_finds_everything(index: IndexDB, monkeypatch: pytest.MonkeyPatch) -> None:

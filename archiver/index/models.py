@@ -154,7 +154,8 @@ class Item(Base):
 
     # Search filters (migration 0009; on SQLite also a trigram table over author, see there).
     __table_args__ = (UniqueConstraint("account_id", "platform_id", name="uq_items_account_platform_id"),
-                      Index("ix_items_account_id_posted_at", "account_id", "posted_at"))
+                      Index("ix_items_account_id_posted_at", "account_id", "posted_at"),
+                      Index("ix_items_kind_posted_at", "kind", "posted_at"))
 
 
 class Version(Base):

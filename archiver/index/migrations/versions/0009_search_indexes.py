@@ -5,7 +5,7 @@ Revises: 0008
 Create Date: 2026-11-23
 
 A state filter looks up (state, item id) pairs; captured-date filters walk first_seen_at; an
-account filter with newest-first order walks (account, posted_at). "Author contains" would read
+account or kind filter with newest-first order walks (account or kind, posted_at). "Author contains" would read
 every item, so on SQLite an FTS5 trigram table over items.author, kept in step by triggers,
 finds substrings instead (PostgreSQL reads the table; pg_trgm is an extension we do not assume).
 """
@@ -36,6 +36,7 @@ def upgrade() -> None:
     op.create_index("ix_versions_state_item_id", "versions", ["state", "item_id"])
     op.create_index("ix_items_first_seen_at", "items", ["first_seen_at"])
     op.create_index("ix_items_account_id_posted_at", "items", ["account_id", "posted_at"])
+    op.create_index("ix_items_kind_posted_at", "items", ["kind", "posted_at"])
     if op.get_bind().dialect.name == "sqlite":
         for statement in SQLITE_AUTHORS:
             op.execute(statement)
@@ -46,6 +47,7 @@ def downgrade() -> None:
         for name in ("insert", "delete", "update"):
             op.execute(f"DROP TRIGGER IF EXISTS items_author_fts_{name}")
         op.execute("DROP TABLE IF EXISTS items_author_fts")
+    op.drop_index("ix_items_kind_posted_at", table_name="items")
     op.drop_index("ix_items_account_id_posted_at", table_name="items")
     op.drop_index("ix_items_first_seen_at", table_name="items")
     op.drop_index("ix_versions_state_item_id", table_name="versions")
