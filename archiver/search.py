@@ -22,8 +22,8 @@ from archiver.index.models import Account, Item, Version
 # (exports, cases, holds) use matching_ids, which is never capped.
 COUNT_CAP = 1_000
 # SQLite: counting text matches examines at most this many matching versions (a lower bound beyond).
-COUNT_WORK = 10_000
-# SQLite: bm25 ranks at most this many matching versions at a time (see _sqlite_ranked).
+COUNT_WORK = 5_000
+# SQLite: bm25 ranks at most this many versions matching one word at a time (see _sqlite_ranked).
 RANK_SLICE = 5_000
 _FTS = table("versions_fts", column("rowid"), column("rank"), column("versions_fts"))
 _TOKEN = re.compile(r'"[^"]+"|\S+')
@@ -160,17 +160,20 @@ def _sqlite_matches(query: SearchQuery, conditions: list[ColumnElement[bool]]) -
 
 
 def _sqlite_ranked(session: Session, query: SearchQuery, conditions: list[ColumnElement[bool]]) -> Iterator[Any]:
-    """Rows of item ids, best first within slices of RANK_SLICE matching versions, newest slice first.
+    """Rows of item ids, best first within slices of matching versions, newest slice first.
 
     bm25 costs a few microseconds per match, so ranking all 600,000 versions holding a word as
     common as "the" takes seconds. Ranking the newest slice first keeps a page fast; when a word
     matches fewer versions than a slice (most searches) the ranking is over every match.
     """
-    words = _FTS.c.versions_fts.op("MATCH")(fts5_query(query.text or ""))
+    terms = fts5_query(query.text or "")
+    words = _FTS.c.versions_fts.op("MATCH")(terms)
+    # bm25 of a phrase or several words matches position lists per word, so slices shrink.
+    size = max(RANK_SLICE // len(terms.split()), 1)
     upper: int | None = None
     while True:
         newest = select(_FTS.c.rowid).where(words, *([_FTS.c.rowid < upper] if upper is not None else []))
-        lower = session.scalar(newest.order_by(_FTS.c.rowid.desc()).limit(1).offset(RANK_SLICE - 1))
+        lower = session.scalar(newest.order_by(_FTS.c.rowid.desc()).limit(1).offset(size - 1))
         bounds = [*([_FTS.c.rowid >= lower] if lower is not None else []),
                   *([_FTS.c.rowid < upper] if upper is not None else [])]
         with session.execute(_sqlite_matches(query, [*conditions, *bounds])) as rows:  # closed if the reader stops
