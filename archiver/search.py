@@ -7,6 +7,7 @@ still found; the result is the item, shown with its current state.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,15 @@ from sqlalchemy.orm import Session
 
 from archiver.index.models import Account, Item, Version
 
+# Counting every match of a common word costs more than the page itself; past this many,
+# a search reports "at least" (total_is_exact False) instead of reading on. Whole selections
+# (exports, cases, holds) use matching_ids, which is never capped.
+COUNT_CAP = 1_000
+# SQLite: counting text matches examines at most this many matching versions (a lower bound beyond).
+COUNT_WORK = 5_000
+# SQLite: bm25 ranks at most this many versions matching one word at a time (see _sqlite_ranked).
+RANK_SLICE = 5_000
+_FTS = table("versions_fts", column("rowid"), column("rank"), column("versions_fts"))
 _TOKEN = re.compile(r'"[^"]+"|\S+')
 
 
@@ -62,7 +72,12 @@ class SearchHit:
 @dataclass
 class SearchPage:
     hits: list[SearchHit] = field(default_factory=list)
-    total: int = 0
+    total: int = 0  # exact up to COUNT_CAP; beyond it, a lower bound (see total_is_exact)
+    total_is_exact: bool = True
+
+    def total_text(self) -> str:
+        """The count for people: "1,234", or "1,000+" when counting stopped at the cap."""
+        return f"{self.total:,}" + ("" if self.total_is_exact else "+")
 
 
 def fts5_query(user_text: str) -> str:
@@ -79,12 +94,16 @@ def fts5_query(user_text: str) -> str:
     return " ".join(terms)
 
 
-def _filters(query: SearchQuery) -> list[ColumnElement[bool]]:
+def _filters(session: Session, query: SearchQuery) -> list[ColumnElement[bool]]:
+    """Conditions on ``items`` only, so the text search can stream matches through them."""
     conditions: list[ColumnElement[bool]] = []
-    if query.accounts:
-        conditions.append(Account.name.in_(query.accounts))
-    if query.platforms:
-        conditions.append(Account.platform.in_(query.platforms))
+    if query.accounts or query.platforms:
+        accounts = select(Account.id)
+        if query.accounts:
+            accounts = accounts.where(Account.name.in_(query.accounts))
+        if query.platforms:
+            accounts = accounts.where(Account.platform.in_(query.platforms))
+        conditions.append(Item.account_id.in_(accounts))
     if query.since:
         conditions.append(Item.posted_at >= query.since)
     if query.until:
@@ -98,62 +117,175 @@ def _filters(query: SearchQuery) -> list[ColumnElement[bool]]:
     if query.kinds:
         conditions.append(Item.kind.in_(query.kinds))
     if query.author:
-        conditions.append(func.lower(Item.author).contains(query.author.lower()))
+        conditions.append(_author_matches(session, query.author))
     return conditions
 
 
-def _matching_versions(session: Session, user_text: str) -> Select[Any]:
-    """(item_id, rank) of versions whose text matches, best first (lower rank is better)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        fts = table("versions_fts", column("rowid"), column("rank"), column("versions_fts"))
-        # bm25 (FTS5's "rank") only works directly on the FTS table, so rank first, then group.
-        ranked = (
-            select(fts.c.rowid.label("version_id"), fts.c.rank.label("score"))
-            .where(fts.c.versions_fts.op("MATCH")(fts5_query(user_text)))
-            .subquery()
-        )
-        return (
-            select(Version.item_id.label("item_id"), func.min(ranked.c.score).label("rank"))
-            .join(ranked, ranked.c.version_id == Version.id)
-            .group_by(Version.item_id)
-        )
-    tsquery = func.websearch_to_tsquery("english", user_text)
-    vector = literal_column("versions.search_vector")
+def _author_matches(session: Session, author: str) -> ColumnElement[bool]:
+    contains = func.lower(Item.author).contains(author.lower(), autoescape=True)
+    if session.get_bind().dialect.name != "sqlite" or len(author) < 3 or any(c in author for c in "%_\\"):
+        return contains
+    # A trigram index finds substrings without reading every item (migration 0009). FTS5 only
+    # takes a plain two-argument LIKE, hence no wildcards above; the exact test stays as well.
+    trigrams = table("items_author_fts", column("rowid"), column("author"))
+    narrowed = select(trigrams.c.rowid).where(trigrams.c.author.like(f"%{author}%"))
+    return and_(Item.id.in_(narrowed), contains)
+
+
+def _has_text(query: SearchQuery) -> bool:
+    return bool(query.text and fts5_query(query.text))
+
+
+def _newest_first(session: Session) -> list[Any]:
+    # SQLite sorts NULL lowest, so DESC already puts undated items last and can walk the index.
+    if session.get_bind().dialect.name == "sqlite":
+        return [Item.posted_at.desc(), Item.id.desc()]
+    return [Item.posted_at.desc().nulls_last(), Item.id.desc()]
+
+
+def _sqlite_matches(query: SearchQuery, conditions: list[ColumnElement[bool]]) -> Select[Any]:
+    """Item ids of matching versions, best first, one row per version (an item may repeat).
+
+    FTS5 sorts its matches by bm25 itself, and the joins run row by row as the caller reads,
+    so a page costs the ranking plus the rows read, not a grouping of every match.
+    """
     return (
-        select(Version.item_id.label("item_id"), (-func.max(func.ts_rank(vector, tsquery))).label("rank"))
-        .where(vector.op("@@")(tsquery))
-        .group_by(Version.item_id)
+        select(Version.item_id)
+        .select_from(_FTS)
+        .join(Version, Version.id == _FTS.c.rowid)
+        .join(Item, Item.id == Version.item_id)
+        .where(_FTS.c.versions_fts.op("MATCH")(fts5_query(query.text or "")), *conditions)
+        .order_by(_FTS.c.rank)
     )
 
 
-def search(session: Session, query: SearchQuery) -> SearchPage:
-    base = select(Item, Account.name, Account.platform).join(Account, Account.id == Item.account_id)
-    conditions = _filters(query)
-    if query.text and query.text.strip():
-        matches = _matching_versions(session, query.text).subquery()
-        base = base.join(matches, matches.c.item_id == Item.id).add_columns(matches.c.rank)
-        order = [matches.c.rank, Item.posted_at.desc(), Item.id]
+def _sqlite_ranked(session: Session, query: SearchQuery, conditions: list[ColumnElement[bool]]) -> Iterator[Any]:
+    """Rows of item ids, best first within slices of matching versions, newest slice first.
+
+    bm25 costs a few microseconds per match, so ranking all 600,000 versions holding a word as
+    common as "the" takes seconds. Ranking the newest slice first keeps a page fast; when a word
+    matches fewer versions than a slice (most searches) the ranking is over every match.
+    """
+    terms = fts5_query(query.text or "")
+    words = _FTS.c.versions_fts.op("MATCH")(terms)
+    # bm25 of a phrase or several words matches position lists per word, so slices shrink.
+    size = max(RANK_SLICE // len(terms.split()), 1)
+    upper: int | None = None
+    while True:
+        newest = select(_FTS.c.rowid).where(words, *([_FTS.c.rowid < upper] if upper is not None else []))
+        lower = session.scalar(newest.order_by(_FTS.c.rowid.desc()).limit(1).offset(size - 1))
+        bounds = [*([_FTS.c.rowid >= lower] if lower is not None else []),
+                  *([_FTS.c.rowid < upper] if upper is not None else [])]
+        with session.execute(_sqlite_matches(query, [*conditions, *bounds])) as rows:  # closed if the reader stops
+            yield from rows.yield_per(200)
+        if lower is None:
+            return
+        upper = lower
+
+
+def _postgres_matches(query: SearchQuery, conditions: list[ColumnElement[bool]]) -> Select[Any]:
+    tsquery = func.websearch_to_tsquery("english", query.text)
+    vector = literal_column("versions.search_vector")
+    ranked = (
+        select(Version.item_id.label("item_id"), (-func.max(func.ts_rank(vector, tsquery))).label("rank"))
+        .where(vector.op("@@")(tsquery))
+        .group_by(Version.item_id)
+        .subquery()
+    )
+    return (
+        select(Item.id).join(ranked, ranked.c.item_id == Item.id).where(*conditions)
+        .order_by(ranked.c.rank, Item.posted_at.desc().nulls_last(), Item.id)
+    )
+
+
+def _ordered(session: Session, query: SearchQuery) -> tuple[Select[Any], bool]:
+    """The ids the query matches in result order, and whether rows may repeat an item."""
+    conditions = _filters(session, query)
+    if not _has_text(query):
+        return select(Item.id).where(*conditions).order_by(*_newest_first(session)), False
+    if session.get_bind().dialect.name == "sqlite":
+        return _sqlite_matches(query, conditions), True
+    return _postgres_matches(query, conditions), False
+
+
+def _id_rows(session: Session, query: SearchQuery) -> Iterator[Any]:
+    """Rows of item ids in result order, possibly repeating an item (first is its best)."""
+    statement, repeats = _ordered(session, query)
+    if repeats:
+        return _sqlite_ranked(session, query, _filters(session, query))
+    return iter(session.execute(statement).yield_per(1000))
+
+
+def _distinct(rows: Iterator[Any], stop: int | None) -> tuple[list[int], bool]:
+    """First occurrences of item ids, up to ``stop`` of them; and whether the rows ran out."""
+    seen: dict[int, None] = {}
+    for (item_id,) in rows:
+        seen.setdefault(item_id)
+        if stop is not None and len(seen) >= stop:
+            return list(seen), False
+    return list(seen), True
+
+
+def matching_ids(session: Session, query: SearchQuery) -> list[int]:
+    """Every item the query matches, in search order (best first, or newest first); no paging."""
+    return _distinct(_id_rows(session, query), None)[0]
+
+
+def _count(session: Session, query: SearchQuery) -> tuple[int, bool]:
+    """How many items match, counted up to COUNT_CAP; and whether that is the exact number."""
+    conditions = _filters(session, query)
+    complete = True
+    if not _has_text(query):
+        found = select(Item.id).where(*conditions)
+    elif session.get_bind().dialect.name == "sqlite":
+        # Unranked, FTS5 hands matches over in rowid order without scoring them; but each still
+        # costs two lookups, so with selective filters only the first COUNT_WORK are examined.
+        words = _FTS.c.versions_fts.op("MATCH")(fts5_query(query.text or ""))
+        examined = select(_FTS.c.rowid.label("version_id")).where(words).limit(COUNT_WORK).subquery()
+        found = (select(Version.item_id).join(examined, examined.c.version_id == Version.id)
+                 .join(Item, Item.id == Version.item_id).where(*conditions).distinct())
+        matches = select(_FTS.c.rowid).where(words).limit(COUNT_WORK).subquery()
+        complete = (session.scalar(select(func.count()).select_from(matches)) or 0) < COUNT_WORK
     else:
-        order = [Item.posted_at.desc().nulls_last(), Item.id.desc()]
-    if conditions:
-        base = base.where(and_(*conditions))
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    rows = session.execute(base.order_by(*order).limit(query.limit).offset(query.offset)).all()
+        found = _postgres_matches(query, conditions).order_by(None)
+    counted = session.scalar(select(func.count()).select_from(found.limit(COUNT_CAP + 1).subquery())) or 0
+    return min(counted, COUNT_CAP), counted <= COUNT_CAP and complete
+
+
+def search(session: Session, query: SearchQuery) -> SearchPage:
+    statement, repeats = _ordered(session, query)
+    stop = query.offset + query.limit
+    if repeats:
+        found, exhausted = _distinct(_id_rows(session, query), stop)
+    else:
+        found = list(session.scalars(statement.limit(stop)))
+        exhausted = len(found) < stop
+    if exhausted:  # the page read every match, so the count is known without another query
+        total, exact = len(found), True
+    else:
+        total, exact = _count(session, query)
+        total = max(total, stop) if not exact else total
+    ids = found[query.offset:stop]
+    # Items by key, accounts apart: joined, the planner may walk accounts and all their items.
+    items = {item.id: item for item in session.scalars(select(Item).where(Item.id.in_(ids)))} if ids else {}
+    accounts = {a: (name, platform) for a, name, platform in session.execute(
+        select(Account.id, Account.name, Account.platform)
+        .where(Account.id.in_({item.account_id for item in items.values()})))} if ids else {}
     # The latest words each item had: a deleted or hidden version has none of its own.
     latest: dict[int, str] = {}
     for item_id, words in session.execute(
         select(Version.item_id, Version.text)
-        .where(Version.item_id.in_([row[0].id for row in rows]), Version.text != "")
+        .where(Version.item_id.in_(ids), Version.text != "")
         .order_by(Version.item_id, Version.seq)
     ):
         latest[item_id] = words
-    hits = [
-        SearchHit(item.id, account, platform, item.platform_id, item.kind, item.state, item.posted_at, item.author,
-                  item.url, _snippet(latest.get(item.id, ""), query.text))
-        for item, account, platform, *_ in rows
-    ]
-    return SearchPage(hits, total)
+    hits = []
+    for item_id in ids:
+        item = items[item_id]
+        account, platform = accounts[item.account_id]
+        hits.append(SearchHit(item.id, account, platform, item.platform_id, item.kind, item.state, item.posted_at,
+                              item.author, item.url, _snippet(latest.get(item.id, ""), query.text)))
+    return SearchPage(hits, total, exact)
 
 
 def state_counts(session: Session, query: SearchQuery) -> list[dict[str, Any]]:
@@ -162,18 +294,12 @@ def state_counts(session: Session, query: SearchQuery) -> list[dict[str, Any]]:
     The monthly picture a records manager or a court asks for: how many comments were edited,
     hidden or deleted on which account, and when that was observed.
     """
-    matching = select(Item.id).join(Account, Account.id == Item.account_id)
-    conditions = _filters(SearchQuery(**{**query.__dict__, "states": ()}))
-    if conditions:
-        matching = matching.where(and_(*conditions))
-    if query.text and query.text.strip():
-        found = _matching_versions(session, query.text).subquery()
-        matching = matching.join(found, found.c.item_id == Item.id)
+    matching, _ = _ordered(session, SearchQuery(**{**query.__dict__, "states": ()}))
     month = func.substr(func.cast(Version.first_observed_at, String), 1, 7)
     rows = session.execute(
         select(Account.name, month.label("month"), Version.state, func.count())
         .join(Item, Item.id == Version.item_id).join(Account, Account.id == Item.account_id)
-        .where(Version.item_id.in_(matching.scalar_subquery()),
+        .where(Version.item_id.in_(matching.order_by(None).scalar_subquery()),
                *([Version.state.in_(query.states)] if query.states else []))
         .group_by(Account.name, month, Version.state)
         .order_by(Account.name, month, Version.state)

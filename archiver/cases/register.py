@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from archiver import audit
 from archiver.cases.models import CaseItem, CaseSearch, RecordsCase
 from archiver.index.models import Account, Item
-from archiver.search import SearchQuery, search
+from archiver.search import SearchQuery, matching_ids
 
 KINDS = ("request", "production")
 
@@ -60,10 +60,6 @@ def get_case(session: Session, name: str) -> RecordsCase:
     return case
 
 
-def _everything(query: SearchQuery) -> SearchQuery:
-    return SearchQuery(**{**query.__dict__, "limit": 1_000_000_000, "offset": 0})
-
-
 def _keys(session: Session, item_ids: list[int]) -> list[tuple[str, str]]:
     """(account, platform id) of items, in the order given."""
     keys: dict[int, tuple[str, str]] = {}
@@ -79,7 +75,7 @@ def _keys(session: Session, item_ids: list[int]) -> list[tuple[str, str]]:
 
 def add_items(session: Session, case: RecordsCase, query: SearchQuery, item_refs: list[int], by: str) -> int:
     """Add what ``query`` finds (if it has any criterion) and the items ``item_refs``; returns how many were new."""
-    found = [hit.item_id for hit in search(session, _everything(query)).hits] if has_criteria(query) else []
+    found = matching_ids(session, query) if has_criteria(query) else []
     keys = _keys(session, found + [i for i in item_refs if i not in found])
     present = set(tuple(row) for row in session.execute(select(CaseItem.account, CaseItem.platform_id)
                                   .where(CaseItem.case_id == case.id)).all())
@@ -97,7 +93,7 @@ def add_items(session: Session, case: RecordsCase, query: SearchQuery, item_refs
 
 def drop_items(session: Session, case: RecordsCase, query: SearchQuery, item_refs: list[int], by: str) -> int:
     """Drop from the case what ``query`` finds and the items ``item_refs``; returns how many left the case."""
-    found = [hit.item_id for hit in search(session, _everything(query)).hits] if has_criteria(query) else []
+    found = matching_ids(session, query) if has_criteria(query) else []
     keys = set(_keys(session, found + item_refs))
     members = set(tuple(row) for row in session.execute(select(CaseItem.account, CaseItem.platform_id)
                                   .where(CaseItem.case_id == case.id)).all())

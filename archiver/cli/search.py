@@ -66,15 +66,17 @@ def run_search(app: App, args: argparse.Namespace) -> int:
         return 0
     with app.db.session() as session:
         page = search(session, query)
-        audit.record(session, "search", query=query.describe(), results=page.total)
+        audit.record(session, "search", query=query.describe(), results=page.total,
+                     results_exact=page.total_is_exact)
     if args.json:
-        print_json({"total": page.total, "offset": args.offset, "items": [hit.as_dict() for hit in page.hits]})
+        print_json({"total": page.total, "total_is_exact": page.total_is_exact, "offset": args.offset,
+                    "items": [hit.as_dict() for hit in page.hits]})
         return 0
     rows = [hit.as_dict() | {"posted": (hit.posted_at.strftime("%Y-%m-%d %H:%M") if hit.posted_at else "")}
             for hit in page.hits]
     print_table(rows, ["item_id", "account", "kind", "state", "posted", "author", "snippet"])
     shown = f"{args.offset + 1} to {args.offset + len(page.hits)}" if page.hits else "0"
-    print(f"{shown} of {page.total} item(s)")
+    print(f"{shown} of {page.total_text()} item(s)")
     return 0
 
 

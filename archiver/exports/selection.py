@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from archiver import __version__
 from archiver.index.models import Item
 from archiver.items import item_history
-from archiver.search import SearchQuery, search
+from archiver.search import SearchQuery, matching_ids
 
 CHUNK = 500
 
@@ -39,8 +39,7 @@ class ExportRequest:
 
 def matching_item_ids(session: Session, query: SearchQuery) -> list[int]:
     """Every item the query matches (no paging), in search order."""
-    everything = SearchQuery(**{**query.__dict__, "limit": 1_000_000_000, "offset": 0})
-    return [hit.item_id for hit in search(session, everything).hits]
+    return matching_ids(session, query)
 
 
 def histories(session: Session, item_ids: list[int]) -> Iterator[dict[str, Any]]:

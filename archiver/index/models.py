@@ -143,7 +143,7 @@ class Item(Base):
     url: Mapped[str | None] = mapped_column(Text)
     author: Mapped[str | None] = mapped_column(Text)
     posted_at: Mapped[datetime | None] = mapped_column(index=True)
-    first_seen_at: Mapped[datetime]
+    first_seen_at: Mapped[datetime] = mapped_column(index=True)
     last_seen_at: Mapped[datetime]
     state: Mapped[str] = mapped_column(String(16))
     version_count: Mapped[int] = mapped_column(Integer, default=1)  # also the seq of the latest version
@@ -152,10 +152,12 @@ class Item(Base):
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     metrics_observed_at: Mapped[datetime | None]
 
-    __table_args__ = (
-        UniqueConstraint("account_id", "platform_id", name="uq_items_account_platform_id"),
-        Index("ix_items_account_parent", "account_id", "parent_platform_id"),  # threads, a level at a time
-    )
+    # Search filters (migration 0009; on SQLite also a trigram table over author, see there) and
+    # threads, read a level at a time (migration 0010).
+    __table_args__ = (UniqueConstraint("account_id", "platform_id", name="uq_items_account_platform_id"),
+                      Index("ix_items_account_id_posted_at", "account_id", "posted_at"),
+                      Index("ix_items_kind_posted_at", "kind", "posted_at"),
+                      Index("ix_items_account_parent", "account_id", "parent_platform_id"))
 
 
 class Version(Base):
@@ -165,7 +167,7 @@ class Version(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(16), index=True)
+    state: Mapped[str] = mapped_column(String(16))
     content: Mapped[dict[str, Any]] = mapped_column(JSON)
     text: Mapped[str] = mapped_column(Text, default="")
     media_urls: Mapped[list[Any]] = mapped_column(JSON, default=list)
@@ -174,7 +176,8 @@ class Version(Base):
     first_evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"))
     last_evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"))
 
-    __table_args__ = (UniqueConstraint("item_id", "seq", name="uq_versions_item_seq"),)
+    __table_args__ = (UniqueConstraint("item_id", "seq", name="uq_versions_item_seq"),
+                      Index("ix_versions_state_item_id", "state", "item_id"))
 
 
 class ItemEvidence(Base):
