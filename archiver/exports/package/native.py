@@ -1,13 +1,15 @@
-"""The native part: the API payloads as they came from the platform, one folder per document.
+"""The native part: the API payloads as they came from the platform, and which document needs which.
 
-For each document, every distinct evidence record of its item (each version's first and last
-evidence, each media capture) gives one file ``data/native/DOC000001/<n>-<record>.<ext>``:
+Every distinct evidence record of the case's items (each version's first and last evidence,
+each media capture) gives one file ``data/native/records/<record-uuid>.<ext>``, written once
+however many items it is evidence for (a listing page holds a hundred posts), and each
+document gets ``data/native/DOC000001/records.json`` naming its records. A file is
 the HTTP entity body of the stored record, decoded the way warcio's ``content_stream()``
 decodes it — chunked transfer-encoding removed, and a Content-Encoding (gzip, deflate, br)
 undone — so a JSON response is readable JSON, a photo a viewable JPEG. A revisit record holds
 no payload; its file is the payload of the record it refers to, which has the same bytes.
 
-``records.json`` beside the files says, for each, where it came from (WARC key, record id,
+``records.json`` says, for each record, where it came from (WARC key, record id,
 offset, target URI — secrets were redacted from URIs at capture — and capture time), the
 SHA-256 of the payload as the index recorded it, the SHA-256 of the file, and whether the
 entity as stored matches the index (it always should; a mismatch means the WARC changed).
@@ -21,7 +23,6 @@ import hashlib
 import io
 import json
 import mimetypes
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,6 @@ from archiver.exports.wacz import history_evidence, revisit_originals
 from storage.base import StorageError
 
 BLOCK = 1024 * 1024
-RECENT = 16  # decoded payloads remembered for the next documents
 EXTENSIONS = {"application/json": ".json", "text/javascript": ".json", "application/rss+xml": ".xml",
               "application/atom+xml": ".xml", "application/xml": ".xml", "text/xml": ".xml",
               "image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp",
@@ -52,9 +52,9 @@ def extension(content_type: str | None) -> str:
     return EXTENSIONS.get(kind) or (mimetypes.guess_extension(kind) if kind else None) or ".bin"
 
 
-def short_id(record_id: str) -> str:
-    """'<urn:uuid:5f0c2b9e-…>' → '5f0c2b9e'."""
-    return record_id.strip("<>").removeprefix("urn:uuid:").replace("-", "")[:8]
+def record_name(record_id: str) -> str:
+    """'<urn:uuid:5f0c2b9e-…>' → '5f0c2b9e…' (the whole UUID, as hex)."""
+    return record_id.strip("<>").removeprefix("urn:uuid:").replace("-", "")
 
 
 def _record(block: bytes, where: str = "") -> ArcWarcRecord:
@@ -83,27 +83,22 @@ class NativePart(PackagePart):
         self.keys: set[str] = set()
         self.files = 0
         self.mismatches: list[str] = []
-        self.recent: dict[tuple[str, int], tuple[Path, dict[str, Any]]] = {}
+        # Records already written (a listing is evidence for every item on it): path and facts.
+        self.written: dict[tuple[str, int], tuple[Path, dict[str, Any]]] = {}
+        (self.folder / "records").mkdir(exist_ok=True)
 
-    def _payload(self, path_stem: Path, source: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
-        """Decode the payload of the record at ``source`` into ``path_stem`` + extension.
-
-        A listing response is evidence for every item on it, so consecutive documents ask for
-        the same record: the last few decoded payloads are copied rather than read and parsed again.
-        """
+    def _payload(self, source: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+        """Decode the payload of the record at ``source`` into ``records/``, once per record."""
         where = (source["warc"], source["offset"])
-        if where in self.recent:
-            first, facts = self.recent[where]
-            path = path_stem.with_name(path_stem.name + first.suffix)
-            shutil.copyfile(first, path)
-            return path, facts
+        if where in self.written:
+            return self.written[where]
         block = self.context.storage.read_range(source["warc"], source["offset"], source["length"])
         self.keys.add(source["warc"])
         record = _record(block, f"{source['warc']} offset {source['offset']}")
         headers = record.http_headers
         content_type = headers.get_header("Content-Type") if headers else record.rec_headers.get_header("Content-Type")
         encoding = (headers.get_header("Content-Encoding") if headers else None) or None
-        path = path_stem.with_name(path_stem.name + extension(content_type))
+        path = self.folder / "records" / (record_name(source["record_id"]) + extension(content_type))
         digest, size = hashlib.sha256(), 0
         stream = record.content_stream()
         with path.open("wb") as handle:
@@ -114,18 +109,18 @@ class NativePart(PackagePart):
         file_sha = digest.hexdigest()
         facts = {"content_type": content_type, "encoding": encoding, "bytes": size, "file_sha256": file_sha,
                  "stored_sha256": _stored_entity_sha256(block) if encoding else file_sha}
-        self.recent[where] = (path, facts)
-        if len(self.recent) > RECENT:
-            self.recent.pop(next(iter(self.recent)))
+        self.written[where] = (path, facts)
+        self.files += 1
         return path, facts
 
-    def _write(self, folder: Path, number: int, evidence: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
-        """Write one payload from the record at ``source`` (the evidence itself, or a revisit's original)."""
-        path, facts = self._payload(folder / f"{number}-{short_id(evidence['record_id'])}", source)
+    def _write(self, evidence: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+        """The payload from the record at ``source`` (the evidence itself, or a revisit's original)."""
+        path, facts = self._payload(source)
         content_type, encoding, size = facts["content_type"], facts["encoding"], facts["bytes"]
         file_sha, stored_sha = facts["file_sha256"], facts["stored_sha256"]
         expected = evidence.get("sha256") or source.get("sha256")
-        entry = {"file": path.name, "warc": evidence["warc"], "record_id": evidence["record_id"],
+        entry = {"file": path.relative_to(self.folder).as_posix(), "warc": evidence["warc"],
+                 "record_id": evidence["record_id"],
                  "record_type": evidence["record_type"], "offset": evidence["offset"],
                  "length": evidence["length"], "target_uri": evidence["target_uri"],
                  "status": evidence.get("status"), "captured_at": evidence.get("captured_at"),
@@ -136,8 +131,8 @@ class NativePart(PackagePart):
         if source is not evidence:
             entry["payload_from"] = {"warc": source["warc"], "record_id": source["record_id"],
                                      "offset": source["offset"], "length": source["length"]}
-        if not entry["matches"]:
-            self.mismatches.append(f"{self.relative(path)}")
+        if not entry["matches"] and self.relative(path) not in self.mismatches:
+            self.mismatches.append(self.relative(path))
         return entry
 
     def add(self, document: CaseDocument) -> None:
@@ -148,15 +143,14 @@ class NativePart(PackagePart):
         originals = revisit_originals(self.context.session,
                                       [e["record_id"] for e in found if e["record_type"] == "revisit"])
         entries = []
-        for number, evidence in enumerate(found, start=1):
+        for evidence in found:
             source = originals.get(evidence["record_id"], evidence)
             if evidence["record_type"] == "revisit" and source is evidence:
                 entries.append({"record_id": evidence["record_id"], "warc": evidence["warc"],
                                 "target_uri": evidence["target_uri"], "file": None,
                                 "missing": "revisit whose original record is no longer in the index"})
                 continue
-            entries.append(self._write(folder, number, evidence, source))
-        self.files += sum(1 for e in entries if e.get("file"))
+            entries.append(self._write(evidence, source))
         history = document.history
         listing = {"doc_id": document.doc_id, "item": {"id": history.get("id"), "account": history.get("account"),
                    "platform": history.get("platform"), "platform_id": history.get("platform_id"),
