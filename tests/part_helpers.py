@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from archiver.cases.register import case_item_ids, get_case, summary
 from archiver.exports.package.documents import documents
 from archiver.exports.package.parts import BatesOptions, PackageContext, PackagePart, PartSummary
+from case_helpers import MainStreetCase
 from conftest import Workspace
 from storage import open_storage
 
@@ -32,3 +33,13 @@ def write_parts(workspace: Workspace, case_name: str, data_dir: Path, part_types
             return context, [part.finish() for part in parts]
     finally:
         index.dispose()
+
+
+def busy_thread(case: MainStreetCase, comments: int = 40) -> None:
+    """Add long comments under the Main Street post and harvest, so the post's document runs over pages."""
+    post = next(p for p in case.page.posts if p.id == case.post_id)
+    for n in range(comments):
+        case.page.add_comment(post, post.created + timedelta(minutes=n + 1),
+                              f"Comment {n}: " + "the detour signs are confusing at the corner " * 4,
+                              (str(6000 + n), f"Resident {n}"))
+    assert case.workspace.cli("harvest").code == 0

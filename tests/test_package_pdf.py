@@ -1,9 +1,9 @@
-"""The PDF part: each item readable in its thread, deleted and hidden ones marked with both times, Bates on every page."""
+"""The PDF part: each item readable in its thread, deleted and hidden ones marked with both times, Bates numbers."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pypdfium2
@@ -15,7 +15,7 @@ from archiver.index.models import Item, Version
 from case_helpers import main_street_case
 from conftest import Workspace
 from graph_helpers import TOKEN
-from part_helpers import write_parts
+from part_helpers import busy_thread, write_parts
 
 
 def _utc(moment: datetime) -> str:
@@ -42,13 +42,7 @@ def _document_of(data: Path, words: str) -> str:
 def test_each_item_is_a_pdf_in_its_thread_with_states_times_and_bates(workspace: Workspace, tmp_path: Path) -> None:
     data = tmp_path / "bag" / "data"
     with main_street_case(workspace) as case:
-        # A busy thread, so the post's document runs over several pages and Bates numbers must carry on.
-        post = next(p for p in case.page.posts if p.id == case.post_id)
-        for n in range(40):
-            case.page.add_comment(post, post.created + timedelta(minutes=n + 1),
-                                  f"Comment {n}: " + "the detour signs are confusing at the corner " * 4,
-                                  (str(6000 + n), f"Resident {n}"))
-        assert workspace.cli("harvest").code == 0
+        busy_thread(case)  # the post's document runs over several pages: Bates numbers must carry on
         context, [summary] = write_parts(workspace, case.case, data, [PdfPart], BatesOptions("CITY", 41, 6))
         index = workspace.index()
         with index.session() as session:
