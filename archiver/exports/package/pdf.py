@@ -41,16 +41,16 @@ header { border-bottom: 1.5pt solid #000; padding-bottom: 3pt; margin-bottom: 6p
 header .agency { font-size: 11pt; font-weight: bold; }
 h1 { font-size: 12pt; margin: 4pt 0; }
 h2 { font-size: 10.5pt; margin: 10pt 0 4pt; border-bottom: 0.5pt solid #888; }
-table.facts { border-collapse: collapse; width: 100%; }
+table.facts { border-collapse: collapse; width: 100%; table-layout: fixed; }
 table.facts th { text-align: left; width: 28%; vertical-align: top; padding: 1pt 4pt 1pt 0; font-weight: bold; }
-table.facts td { padding: 1pt 0; overflow-wrap: anywhere; }
+table.facts td { padding: 1pt 0; overflow-wrap: break-word; }
 .node { border-left: 1pt solid #bbb; padding: 2pt 0 2pt 5pt; margin: 3pt 0; break-inside: avoid; }
 .node.focus { border-left: 3pt solid #000; background: #fff4c2; }
-.meta { color: #333; font-size: 8pt; overflow-wrap: anywhere; }
-.text { white-space: pre-wrap; overflow-wrap: anywhere; }
+.meta { color: #333; font-size: 8pt; overflow-wrap: break-word; }
+.text { white-space: pre-wrap; overflow-wrap: break-word; }
 .mark { font-weight: bold; color: #a00000; }
 .version { border: 0.5pt solid #999; padding: 3pt 5pt; margin: 4pt 0; break-inside: avoid; }
-.evidence { font-size: 7.5pt; color: #333; overflow-wrap: anywhere; }
+.evidence { font-size: 7.5pt; color: #333; overflow-wrap: break-word; }
 .note { font-style: italic; }
 """
 
