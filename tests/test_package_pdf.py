@@ -130,3 +130,27 @@ def test_a_request_without_bates_numbers_pages_each_document(workspace: Workspac
     assert context.bates_ranges == {} and "bates" not in summary.details
     first = PdfReader(data / "pdf" / "DOC000001.pdf").pages[0].extract_text()
     assert "Page 1 of 1" in first and "CITY0" not in first and "PRR-2026-114 DOC000001" in first
+
+
+class ParallelPdfPart(PdfPart):
+    """The part as it runs on a large case, here on a small one; it guesses every document is one page
+    long, so the documents rendered after a longer one must be rendered again with the right numbers."""
+
+    parallel_from = 1
+
+    def estimate(self, text: str) -> int:
+        return 1
+
+
+def test_rendering_in_worker_processes_numbers_pages_as_in_order(workspace: Workspace, tmp_path: Path) -> None:
+    with main_street_case(workspace) as case:
+        busy_thread(case)
+        serial, _ = write_parts(workspace, case.case, tmp_path / "serial", [PdfPart], BatesOptions("P", 1, 4))
+        parallel, [summary] = write_parts(workspace, case.case, tmp_path / "parallel", [ParallelPdfPart],
+                                          BatesOptions("P", 1, 4))
+    assert parallel.bates_ranges == serial.bates_ranges and max(r["pages"] for r in serial.bates_ranges.values()) > 1
+    for name in [f"DOC{n:06d}.pdf" for n in range(1, 6)] + ["combined.pdf"]:
+        pages = [[re.sub(r"Exported .*", "", page.extract_text()) for page in PdfReader(root / "pdf" / name).pages]
+                 for root in (tmp_path / "serial", tmp_path / "parallel")]  # the export times differ
+        assert pages[0] == pages[1]
+    assert summary.details["pages"] == sum(r["pages"] for r in serial.bates_ranges.values())

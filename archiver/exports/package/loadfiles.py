@@ -11,11 +11,13 @@ Choices, as review tools (Concordance, Relativity, Everlaw, Reveal) read them by
 - Paths in both files are relative to the bag's ``data/`` folder (the volume root) and use
   backslashes, the Windows form the review tools were built around and still expect.
 
-This part runs after the PDF part in the same pass and reads the Bates range the PDF part
-recorded for each document (``context.bates_ranges``). Without Bates numbering (a records
-request, not a production) BEGBATES/ENDBATES are the document id, and the OPT keys pages as
-``DOC000001.0001``. Rows are spooled to a file while the pass runs and the DAT is written at
-``finish``, so the natives column is right whichever order the native part runs in.
+This part runs with the PDF part in the same pass and reads the Bates range the PDF part
+recorded for each document (``context.bates_ranges``). The PDF part may still be rendering a
+document when this part's ``add`` sees it, so the load files are written in ``finish``, which
+must come after the PDF part's ``finish`` (parts finish in list order). Rows wait in a
+temporary file meanwhile, so memory stays flat, and the natives column is right whichever
+order the native part runs in. Without Bates numbering (a records request, not a production)
+BEGBATES/ENDBATES are the document id, and the OPT keys pages as ``DOC000001.0001``.
 """
 
 from __future__ import annotations
@@ -62,27 +64,17 @@ class LoadFilesPart(PackagePart):
     def start(self) -> None:
         # Outside the bag, so a failed export leaves no stray file in data/.
         self.spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed in finish
-        self.opt = (self.folder / "production.opt").open("w", encoding="utf-8", newline="")
         self.pages = 0
 
     def add(self, document: CaseDocument) -> None:
-        pdf_path = f"pdf/{document.doc_id}.pdf"
-        text_path = f"text/{document.doc_id}.txt"
-        if not (self.context.data_dir / pdf_path).is_file():
-            raise RuntimeError(f"the load files need the PDF part before them in the same package; "
-                               f"{pdf_path} was not written")
-        pages, first, last, keys = self._pages(document.doc_id)
+        """Note the document's fields; pages and Bates numbers are known once the PDF part has finished."""
         history = document.history
         versions = history.get("versions") or [{}]
-        row = [first, last, str(pages), document.doc_id, history.get("account"), history.get("platform"),
-               history.get("kind"), history.get("state"), history.get("author"), history.get("posted_at"),
+        row = ["", "", "", document.doc_id, history.get("account"), history.get("platform"), history.get("kind"),
+               history.get("state"), history.get("author"), history.get("posted_at"),
                versions[0].get("first_observed_at"), history.get("url"), _latest_sha256(history), "",
-               windows(text_path), windows(pdf_path)]
+               windows(f"text/{document.doc_id}.txt"), windows(f"pdf/{document.doc_id}.pdf")]
         self.spool.write(json.dumps(["" if v is None else str(v) for v in row]) + "\n")
-        for number, key in enumerate(keys):
-            head = number == 0
-            self.opt.write(f"{key},{VOLUME},{windows(pdf_path)},{'Y' if head else ''},,,{pages if head else ''}\r\n")
-        self.pages += pages
         self.count += 1
 
     def _pages(self, doc_id: str) -> tuple[int, str, str, list[str]]:
@@ -113,15 +105,26 @@ class LoadFilesPart(PackagePart):
         return found
 
     def finish(self) -> PartSummary:
-        self.opt.close()
-        self.spool.seek(0)
         natives = self._natives()
-        dat = self.folder / "production.dat"
-        with dat.open("w", encoding="utf-8-sig", newline="") as out, self.spool:
-            out.write(dat_line(FIELDS))
+        dat, opt = self.folder / "production.dat", self.folder / "production.opt"
+        self.spool.seek(0)
+        with (dat.open("w", encoding="utf-8-sig", newline="") as dat_out,
+              opt.open("w", encoding="utf-8", newline="") as opt_out, self.spool):
+            dat_out.write(dat_line(FIELDS))
             for line in self.spool:
                 row = json.loads(line)
-                row[FIELDS.index("NATIVEPATH")] = natives.get(row[FIELDS.index("DOCID")], "")
-                out.write(dat_line(row))
-        return PartSummary(self.name, files=[self.relative(dat), self.relative(self.folder / "production.opt")],
+                doc_id = row[FIELDS.index("DOCID")]
+                if not (self.context.data_dir / "pdf" / f"{doc_id}.pdf").is_file():
+                    raise RuntimeError(f"the load files need the PDF part in the same package, finished before them; "
+                                       f"pdf/{doc_id}.pdf was not written")
+                pages, first, last, keys = self._pages(doc_id)
+                row[:3] = [first, last, str(pages)]
+                row[FIELDS.index("NATIVEPATH")] = natives.get(doc_id, "")
+                dat_out.write(dat_line(row))
+                pdf_path = row[FIELDS.index("PDFPATH")]
+                for number, key in enumerate(keys):
+                    head = number == 0
+                    opt_out.write(f"{key},{VOLUME},{pdf_path},{'Y' if head else ''},,,{pages if head else ''}\r\n")
+                self.pages += pages
+        return PartSummary(self.name, files=[self.relative(dat), self.relative(opt)],
                            documents=self.count, details={"pages": self.pages, "volume": VOLUME})

@@ -16,9 +16,16 @@ page by page, so its pages carry the very same numbers.
 from __future__ import annotations
 
 import html
+import io
+import math
+import multiprocessing
+import os
 import re
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import NameObject, StreamObject
@@ -44,13 +51,14 @@ h2 { font-size: 10.5pt; margin: 10pt 0 4pt; border-bottom: 0.5pt solid #888; }
 table.facts { border-collapse: collapse; width: 100%; table-layout: fixed; }
 table.facts th { text-align: left; width: 28%; vertical-align: top; padding: 1pt 4pt 1pt 0; font-weight: bold; }
 table.facts td { padding: 1pt 0; overflow-wrap: break-word; }
-.node { border-left: 1pt solid #bbb; padding: 2pt 0 2pt 5pt; margin: 3pt 0; break-inside: avoid; }
+.node, .version, .note { white-space: pre-wrap; overflow-wrap: break-word; }
+.node { break-inside: avoid; }
+.node { border-left: 1pt solid #bbb; padding: 2pt 0 2pt 5pt; margin: 3pt 0; }
 .node.focus { border-left: 3pt solid #000; background: #fff4c2; }
-.meta { color: #333; font-size: 8pt; overflow-wrap: break-word; }
-.text { white-space: pre-wrap; overflow-wrap: break-word; }
+.meta { color: #333; font-size: 8pt; }
 .mark { font-weight: bold; color: #a00000; }
-.version { border: 0.5pt solid #999; padding: 3pt 5pt; margin: 4pt 0; break-inside: avoid; }
-.evidence { font-size: 7.5pt; color: #333; overflow-wrap: break-word; }
+.version { border: 0.5pt solid #999; padding: 3pt 5pt; margin: 4pt 0; }
+.evidence { font-size: 7.5pt; color: #333; }
 .note { font-style: italic; }
 """
 
@@ -112,12 +120,14 @@ class _Layout:
     def block(self, css: str, lines: list[tuple[str, str]], indent: int = 0) -> None:
         """A bordered block of (class, words) lines, indented ``indent`` levels."""
         style = f' style="margin-left:{min(indent, MAX_INDENT) * 12}pt"' if indent else ""
-        self.html.append(f'<div class="{css}"{style}>')
+        # One element per block, its lines kept apart by pre-wrapped line breaks: WeasyPrint's time
+        # goes mostly into styling elements, so fewer elements is faster rendering.
+        shown = [html.escape(words) if kind == "text" else f'<span class="{kind}">{html.escape(words)}</span>'
+                 for kind, words in lines]
+        self.html.append(f'<div class="{css}"{style}>' + "\n".join(shown) + "</div>")
         pad = "    " * indent
-        for kind, words in lines:
-            self.html.append(f'<div class="{kind}">{html.escape(words)}</div>')
+        for _kind, words in lines:
             self.text.extend(pad + line for line in words.split("\n"))
-        self.html.append("</div>")
         self.text.append("")
 
 
@@ -226,35 +236,116 @@ def _css_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
+_RENDERER: tuple[FontConfiguration, CSS] | None = None
+
+
+def render(markup: str) -> tuple[bytes, int]:
+    """One document's HTML as PDF/A bytes, and its page count; fonts and style are set up once per process."""
+    global _RENDERER
+    if _RENDERER is None:
+        fonts = FontConfiguration()
+        _RENDERER = (fonts, CSS(string=STYLE, font_config=fonts))
+    fonts, style = _RENDERER
+    rendered = HTML(string=markup).render(stylesheets=[style], font_config=fonts)
+    out = io.BytesIO()
+    rendered.write_pdf(out, pdf_variant=VARIANT)
+    return out.getvalue(), len(rendered.pages)
+
+
+def estimate_pages(text: str) -> int:
+    """Pages a document's text will fill (wrapped at ~120 characters, ~62 lines a page); right nearly always."""
+    lines = sum(max(1, math.ceil(len(line) / 120)) for line in text.split("\n"))
+    return max(1, math.ceil(lines / 62))
+
+
+@dataclass
+class _Pending:
+    document: CaseDocument
+    text: str
+    start: int | None  # the first Bates number it was rendered with
+    estimate: int
+    future: Future[tuple[bytes, int]] | None = None
+
+
 class PdfPart(PackagePart):
+    """Renders in worker processes when the case is large and the machine has cores to spare.
+
+    A document's Bates numbers depend on the pages of every document before it, so a worker
+    renders with a start computed from the estimated page counts of the documents still in
+    flight; when an estimate proves wrong, the documents after it are rendered again with the
+    right start. The page count itself does not depend on the start, so this converges.
+    """
+
     name = "pdf"
+    parallel_from: ClassVar[int] = 100  # documents; below this, starting worker processes costs more than it saves
 
     def __init__(self, context: PackageContext):
         super().__init__(context)
         self.text_folder = context.data_dir / "text"
         self.text_folder.mkdir(parents=True, exist_ok=True)
-        self.fonts = FontConfiguration()
-        self.style = CSS(string=STYLE, font_config=self.fonts)
         self.files: list[str] = []
         self.pages = 0
         self.combined = PdfWriter()
         self.next_page = context.bates.start if context.bates else None
+        self.pending: deque[_Pending] = deque()
+        self.pool: ProcessPoolExecutor | None = None
+        self.workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+    def start(self) -> None:
+        if self.workers > 1 and int(self.context.case.get("items") or 0) >= self.parallel_from:
+            # spawn, not fork: the parent holds database connections and server threads a fork would copy.
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def estimate(self, text: str) -> int:
+        return estimate_pages(text)
+
+    def _guess(self) -> int | None:
+        if self.next_page is None:
+            return None
+        return self.next_page + sum(p.estimate for p in self.pending)
 
     def add(self, document: CaseDocument) -> None:
-        markup, text = compose(self.context, document, self.next_page)
-        rendered = HTML(string=markup).render(stylesheets=[self.style], font_config=self.fonts)
-        pdf_path = self.folder / f"{document.doc_id}.pdf"
-        rendered.write_pdf(pdf_path, pdf_variant=VARIANT)
-        pages = len(rendered.pages)
-        del rendered
-        text_path = self.text_folder / f"{document.doc_id}.txt"
-        text_path.write_text(text, encoding="utf-8")
+        start = self._guess()
+        markup, text = compose(self.context, document, start)
+        job = _Pending(document, text, start, self.estimate(text))
+        if self.pool is None:
+            self._settle(job, render(markup))
+            return
+        job.future = self.pool.submit(render, markup)
+        self.pending.append(job)
+        while len(self.pending) > 2 * self.workers + 2:
+            self._next()
+
+    def _next(self) -> None:
+        job = self.pending.popleft()
+        assert job.future is not None
+        rendered = job.future.result()
+        if job.start != self.next_page:  # an estimate before it was wrong: render again with the right start
+            rendered = render(compose(self.context, job.document, self.next_page)[0])
+        self._settle(job, rendered)
+        if rendered[1] != job.estimate and self.next_page is not None:
+            start = self.next_page  # resubmit the documents in flight whose start is now known to be wrong
+            for later in self.pending:
+                if later.start != start and self.pool is not None and later.future is not None:
+                    later.future.cancel()
+                    later.start = start
+                    later.future = self.pool.submit(render, compose(self.context, later.document, start)[0])
+                start += later.estimate
+
+    def _settle(self, job: _Pending, rendered: tuple[bytes, int]) -> None:
+        """Write a rendered document, in package order: its PDF, its text, its pages in the combined PDF."""
+        pdf, pages = rendered
+        doc_id = job.document.doc_id
+        pdf_path = self.folder / f"{doc_id}.pdf"
+        pdf_path.write_bytes(pdf)
+        text_path = self.text_folder / f"{doc_id}.txt"
+        text_path.write_text(job.text, encoding="utf-8")
         if not self.count:  # PDF/A's output intent (sRGB profile) is the same in every file: take the first's
             intents = PdfReader(pdf_path).trailer["/Root"]["/OutputIntents"]
             self.combined.root_object[NameObject("/OutputIntents")] = intents.clone(self.combined)
         self.combined.append(pdf_path)
         if self.context.bates is not None and self.next_page is not None:
-            self.context.bates_ranges[document.doc_id] = {
+            self.context.bates_ranges[doc_id] = {
                 "first": self.context.bates.label(self.next_page),
                 "last": self.context.bates.label(self.next_page + pages - 1), "pages": pages}
             self.next_page += pages
@@ -263,6 +354,12 @@ class PdfPart(PackagePart):
         self.count += 1
 
     def finish(self) -> PartSummary:
+        try:
+            while self.pending:
+                self._next()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(cancel_futures=True)
         combined = self.folder / "combined.pdf"
         if self.count:
             self._declare_pdfa(self.combined, f"{self.context.case.get('name')} — all documents")
