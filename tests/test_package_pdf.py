@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pypdfium2
 from pypdf import PdfReader
 
-from archiver.exports.package.parts import BatesOptions
+from archiver.exports.package.parts import BatesOptions, CaseDocument, PackageContext
 from archiver.exports.package.pdf import PdfPart
 from archiver.index.models import Item, Version
 from case_helpers import main_street_case
@@ -62,6 +62,10 @@ def test_each_item_is_a_pdf_in_its_thread_with_states_times_and_bates(workspace:
     assert "Main Street project: construction starts Monday" in words  # the post it answered is shown above it
     assert f"Changed between {deletion[0]}" in words and gone.first_evidence_id is not None
     assert re.search(r"payload SHA-256 [0-9a-f]{64}", words) and "WARC facebook/city-fb/" in words
+
+    links = {a.get_object()["/A"]["/URI"] for a in PdfReader(data / "pdf" / f"{doc}.pdf").pages[0]["/Annots"]}
+    assert links == {f"https://www.facebook.com/{case.page.page_id}/posts/{case.post_id.split('_')[1]}/"
+                     f"?comment_id={case.deleted_id.split('_')[1]}"}  # the platform link is clickable (a line or two)
 
     # The post: its whole thread, the hidden comment marked as hidden, the deleted one as deleted.
     post = _text(data / "pdf" / f"{_document_of(data, 'post by City of Springfield')}.pdf")
@@ -154,3 +158,21 @@ def test_rendering_in_worker_processes_numbers_pages_as_in_order(workspace: Work
                  for root in (tmp_path / "serial", tmp_path / "parallel")]  # the export times differ
         assert pages[0] == pages[1]
     assert summary.details["pages"] == sum(r["pages"] for r in serial.bates_ranges.values())
+
+
+def test_platform_text_is_shown_as_written_never_as_markup(tmp_path: Path) -> None:
+    hostile = 'Nice <b>bold</b> </style><img src="file:///etc/passwd"> & "quotes"'
+    node = {"id": 1, "kind": "comment", "state": "visible", "author": "<i>Mallory</i>", "posted_at": None,
+            "url": "javascript:alert(1)", "text": hostile, "focus": True, "replies": []}
+    history = {"account": "city-fb", "platform": "facebook", "kind": "comment", "state": "visible",
+               "author": "<i>Mallory</i>", "url": "javascript:alert(1)", "versions": [], "media": []}
+    context = PackageContext(session=None, storage=None, data_dir=tmp_path, agency="City </style> & Co",  # type: ignore[arg-type]
+                             case={"name": 'PRR "9" </style>'}, exported_at=datetime.now(UTC), exported_by="clerk",
+                             software="gov-social-archiver/0.1.0", bates=BatesOptions('X"</style>', 1, 3))
+    part = PdfPart(context)
+    part.add(CaseDocument(1, "DOC000001", history, {"above": [], "item": node, "replies": [], "count": 0}))
+    part.finish()
+    words = _text(tmp_path / "pdf" / "DOC000001.pdf")
+    assert _flat(hostile) in words and "<i>Mallory</i>" in words and "City </style> & Co" in words
+    assert 'X"</style>001' in words and 'PRR "9" </style> DOC000001' in words
+    assert "/Annots" not in PdfReader(tmp_path / "pdf" / "DOC000001.pdf").pages[0]  # no javascript: link made

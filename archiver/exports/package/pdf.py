@@ -209,7 +209,7 @@ def compose(context: PackageContext, document: CaseDocument, first_page: int | N
     layout.raw(f'<header><div class="agency">{html.escape(context.agency)}</div>'
                f"<div>{html.escape(kind)} {html.escape(_clean(case.get('name')))} — document {document.doc_id}</div>"
                "</header>")
-    layout.text.extend([context.agency, f"{kind} {_clean(case.get('name'))} — document {document.doc_id}"])
+    layout.text.extend([_clean(context.agency), f"{kind} {_clean(case.get('name'))} — document {document.doc_id}"])
     layout.heading("h1", f"{_clean(history.get('platform')).capitalize()} {_clean(history.get('kind'))} "
                          f"by {_clean(history.get('author')) or 'unknown author'}")
     current = _clean(history.get("state"))
@@ -233,7 +233,9 @@ def compose(context: PackageContext, document: CaseDocument, first_page: int | N
 
 
 def _css_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+    """A CSS string literal; anything but letters, digits, space, '-' and '_' is hex-escaped, so a case
+    name can neither end the string nor the <style> element it sits in."""
+    return '"' + "".join(c if c.isalnum() or c in " -_" else f"\\{ord(c):x} " for c in _clean(value)) + '"'
 
 
 _RENDERER: tuple[FontConfiguration, CSS] | None = None
