@@ -35,6 +35,7 @@ from weasyprint.text.fonts import FontConfiguration
 from archiver.exports.package.parts import CaseDocument, PackageContext, PackagePart, PartSummary
 
 VARIANT = "pdf/a-3b"
+MAX_WORKERS = 8  # each worker holds WeasyPrint and its fonts (~60 MB); more rarely pays on a records server
 MAX_INDENT = 8  # deeper replies stay at this indent so a long chain keeps a readable width
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -291,7 +292,8 @@ class PdfPart(PackagePart):
         self.next_page = context.bates.start if context.bates else None
         self.pending: deque[_Pending] = deque()
         self.pool: ProcessPoolExecutor | None = None
-        self.workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        self.workers = min(cpus, MAX_WORKERS)
 
     def start(self) -> None:
         if self.workers > 1 and int(self.context.case.get("items") or 0) >= self.parallel_from:
