@@ -35,7 +35,7 @@ from weasyprint.text.fonts import FontConfiguration
 from archiver.exports.package.parts import CaseDocument, PackageContext, PackagePart, PartSummary
 
 VARIANT = "pdf/a-3b"
-MAX_WORKERS = 8  # each worker holds WeasyPrint and its fonts (~60 MB); more rarely pays on a records server
+MAX_WORKERS = 8  # each worker loads WeasyPrint and its fonts; more rarely pays on a records server
 MAX_INDENT = 8  # deeper replies stay at this indent so a long chain keeps a readable width
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
