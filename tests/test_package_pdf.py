@@ -103,7 +103,7 @@ def test_each_item_is_a_pdf_in_its_thread_with_states_times_and_bates(workspace:
         reader = PdfReader(path)
         xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data()
         assert b'pdfaid:part="3"' in xmp and b'pdfaid:conformance="B"' in xmp
-        assert "/OutputIntents" in reader.trailer["/Root"]
+        assert "/OutputIntents" in reader.trailer["/Root"] and len(reader.trailer["/ID"]) == 2
         fonts = reader.pages[0]["/Resources"]["/Font"]
         assert all("/FontFile2" in f.get_object()["/DescendantFonts"][0].get_object()["/FontDescriptor"]
                    or "/FontFile" in f.get_object()["/DescendantFonts"][0].get_object()["/FontDescriptor"]

@@ -387,6 +387,7 @@ class PdfPart(PackagePart):
         stream[NameObject("/Type")] = NameObject("/Metadata")
         stream[NameObject("/Subtype")] = NameObject("/XML")
         writer.root_object[NameObject("/Metadata")] = writer._add_object(stream)
+        writer.generate_file_identifiers()  # PDF/A wants the trailer's /ID, which pypdf writes only when asked
 
 
 def _xmp(producer: str, title: str) -> str:
