@@ -58,7 +58,7 @@ def test_each_item_is_a_pdf_in_its_thread_with_states_times_and_bates(workspace:
     doc = _document_of(data, "comment by Ben Carter")
     words = _text(data / "pdf" / f"{doc}.pdf")
     assert f"[DELETED — last seen {deletion[0]}; deletion observed {deletion[1]}]" in words
-    assert "This Main Street plan is a waste of money" in words
+    assert "This Main Street plan is a waste of money" in words and "(no text: gone from the platform" in words
     assert "Main Street project: construction starts Monday" in words  # the post it answered is shown above it
     assert f"Changed between {deletion[0]}" in words and gone.first_evidence_id is not None
     assert re.search(r"payload SHA-256 [0-9a-f]{64}", words) and "WARC facebook/city-fb/" in words

@@ -168,6 +168,10 @@ def _evidence(label: str, evidence: dict[str, Any] | None) -> tuple[str, str]:
                         f"payload SHA-256 {_clean(evidence.get('sha256'))}")
 
 
+_NO_TEXT = {"deleted": "(no text: gone from the platform; its last words are in the version before)",
+            "unavailable": "(no text: not served by the platform; its last words are in the version before)"}
+
+
 def _versions(layout: _Layout, history: dict[str, Any]) -> None:
     versions = history.get("versions", [])
     layout.heading("h2", f"Versions of this item ({len(versions)})")
@@ -179,7 +183,8 @@ def _versions(layout: _Layout, history: dict[str, Any]) -> None:
         lines = [("meta", f"Version {version.get('seq')} — {_clean(version.get('state'))}"),
                  ("meta", f"Posted {when(history.get('posted_at'))}; first observed (captured) {when(first)}; "
                           f"last observed {when(last)}"),
-                 ("meta", change), ("text", _clean(version.get("text")) or "(no text)"),
+                 ("meta", change),
+                 ("text", _clean(version.get("text")) or _NO_TEXT.get(version.get("state"), "(no text)")),
                  _evidence("First evidence", version.get("first_evidence")),
                  _evidence("Last evidence", version.get("last_evidence"))]
         layout.block("version", lines)
