@@ -49,8 +49,8 @@ def test_dat_and_opt_match_the_production(workspace: Workspace, tmp_path: Path) 
     with main_street_case(workspace) as case:
         # One native file, as the native part would leave it, to see the column filled.
         busy_thread(case)
-        (data / "native").mkdir(parents=True)
-        (data / "native" / "DOC000002.json").write_text("{}", encoding="utf-8")
+        (data / "native" / "DOC000002").mkdir(parents=True)
+        (data / "native" / "DOC000002" / "records.json").write_text("{}", encoding="utf-8")
         context, [_, summary] = write_parts(workspace, case.case, data, [PdfPart, LoadFilesPart],
                                             BatesOptions("SPR", 1000, 7))
         deleted_url_part = case.deleted_id.split("_")[1]
@@ -67,7 +67,7 @@ def test_dat_and_opt_match_the_production(workspace: Workspace, tmp_path: Path) 
         assert context.bates_ranges[record["DOCID"]]["first"] == record["BEGBATES"]
         assert re.fullmatch(r"[0-9a-f]{64}", record["SHA256"]) and record["PLATFORM"] == "facebook"
         pages += count
-    assert records[1]["NATIVEPATH"] == "native\\DOC000002.json" and records[0]["NATIVEPATH"] == ""
+    assert records[1]["NATIVEPATH"] == "native\\DOC000002\\records.json" and records[0]["NATIVEPATH"] == ""
     assert _local(data, records[1]["NATIVEPATH"]).is_file()
     deleted = next(r for r in records if deleted_url_part in r["URL"])
     assert deleted["STATE"] == "deleted" and deleted["AUTHOR"] == "Ben Carter" and deleted["FIRSTCAPTURED"]

@@ -93,15 +93,18 @@ class LoadFilesPart(PackagePart):
         return pages, doc_id, doc_id, [f"{doc_id}.{n + 1:04d}" for n in range(pages)]
 
     def _natives(self) -> dict[str, str]:
-        """Document id → its native file (data/native/DOC000001.*), if the package has a native part."""
+        """Document id → its natives listing (data/native/DOC000001/records.json), if the package has a native part.
+
+        A social media item's natives are several API payloads (listing, lookups, media); the
+        listing names each payload file under native/records/ with its WARC provenance.
+        """
         folder = self.context.data_dir / "native"
         found: dict[str, str] = {}
         if folder.is_dir():
             with os.scandir(folder) as entries:
                 for entry in entries:
-                    doc_id = entry.name.split(".", 1)[0]
-                    if doc_id.startswith("DOC") and doc_id not in found:
-                        found[doc_id] = windows(f"native/{entry.name}")
+                    if entry.name.startswith("DOC") and entry.is_dir():
+                        found[entry.name] = windows(f"native/{entry.name}/records.json")
         return found
 
     def finish(self) -> PartSummary:
