@@ -149,7 +149,7 @@ def native_payloads(data: Path) -> dict[str, list[tuple[Path, dict[str, Any]]]]:
     found: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
     for listing in sorted(data.glob("native/DOC*/records.json")):
         for entry in json.loads(listing.read_text())["records"]:
-            found.setdefault(entry["target_uri"], []).append((listing.parent / entry["file"], entry))
+            found.setdefault(entry["target_uri"], []).append((listing.parent.parent / entry["file"], entry))
     return found
 
 
