@@ -63,6 +63,12 @@ def _lock_tail(session: Session) -> None:
     """Serialize appenders so each one sees the true tail of the chain."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(724207)"))
+    else:
+        # SQLite begins a transaction at its first write, so a plain read of the tail could be
+        # stale by the time the entry is inserted. A write that changes nothing takes the
+        # database's write lock first (waiting for another appender), and the tail read after
+        # it is the true one.
+        session.execute(text("UPDATE audit_log SET seq = seq WHERE 0"))
 
 
 def record(session: Session, action: str, target: str | None = None, who: str | None = None,

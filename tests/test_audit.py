@@ -59,3 +59,32 @@ def test_the_database_refuses_edits_and_the_chain_names_a_forced_one(workspace: 
     result = workspace.cli("audit", "verify")
     assert result.code == 1
     assert "audit chain BROKEN at entry 3: its content was changed after it was written" in result.out
+
+
+def test_concurrent_appenders_never_collide_or_fork_the_chain(index_url: str) -> None:
+    """A `show` while the daemon or the webhook receiver writes: every entry lands, the chain holds."""
+    import threading
+
+    from archiver import audit as trail
+    from archiver.index.db import open_index
+
+    db = open_index(index_url)
+    errors: list[str] = []
+
+    def append(writer: int) -> None:
+        for number in range(40):
+            try:
+                with db.session() as session:
+                    trail.record(session, "test.append", f"writer-{writer}", number=number)
+            except Exception as exc:
+                errors.append(repr(exc)[:200])
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with db.session() as session:
+        checked, broken = trail.verify(session)
+    db.dispose()
+    assert errors == [] and broken is None and checked == 160
