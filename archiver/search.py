@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Select, String, and_, column, func, litera
 from sqlalchemy.orm import Session
 
 from archiver.index.models import Account, Item, Version
+from archiver.search_filtered import ranked_items
 
 # Counting every match of a common word costs more than the page itself; past this many,
 # a search reports "at least" (total_is_exact False) instead of reading on. Whole selections
@@ -208,6 +209,14 @@ def _ordered(session: Session, query: SearchQuery) -> tuple[Select[Any], bool]:
     return _postgres_matches(query, conditions), False
 
 
+def _filtered_first(session: Session, query: SearchQuery) -> list[int] | None:
+    """All matches ranked after reading the filtered items first, when the filters are selective."""
+    if session.get_bind().dialect.name != "sqlite" or not _has_text(query):
+        return None
+    terms = fts5_query(query.text or "")
+    return ranked_items(session, re.findall(r'"([^"]*)"', terms), _filters(session, query), terms)
+
+
 def _id_rows(session: Session, query: SearchQuery) -> Iterator[Any]:
     """Rows of item ids in result order, possibly repeating an item (first is its best)."""
     statement, repeats = _ordered(session, query)
@@ -228,6 +237,9 @@ def _distinct(rows: Iterator[Any], stop: int | None) -> tuple[list[int], bool]:
 
 def matching_ids(session: Session, query: SearchQuery) -> list[int]:
     """Every item the query matches, in search order (best first, or newest first); no paging."""
+    ranked = _filtered_first(session, query)
+    if ranked is not None:
+        return ranked
     return _distinct(_id_rows(session, query), None)[0]
 
 
@@ -252,19 +264,27 @@ def _count(session: Session, query: SearchQuery) -> tuple[int, bool]:
     return min(counted, COUNT_CAP), counted <= COUNT_CAP and complete
 
 
-def search(session: Session, query: SearchQuery) -> SearchPage:
+def _page_ids(session: Session, query: SearchQuery, stop: int) -> tuple[list[int], int, bool]:
+    """The first ``stop`` ids in result order, and the count (exact, or a lower bound)."""
     statement, repeats = _ordered(session, query)
-    stop = query.offset + query.limit
     if repeats:
         found, exhausted = _distinct(_id_rows(session, query), stop)
     else:
         found = list(session.scalars(statement.limit(stop)))
         exhausted = len(found) < stop
     if exhausted:  # the page read every match, so the count is known without another query
-        total, exact = len(found), True
+        return found, len(found), True
+    total, exact = _count(session, query)
+    return found, (max(total, stop) if not exact else total), exact
+
+
+def search(session: Session, query: SearchQuery) -> SearchPage:
+    stop = query.offset + query.limit
+    ranked = _filtered_first(session, query)
+    if ranked is not None:  # every match is known, so is the count
+        found, total, exact = ranked[:stop], len(ranked), True
     else:
-        total, exact = _count(session, query)
-        total = max(total, stop) if not exact else total
+        found, total, exact = _page_ids(session, query, stop)
     ids = found[query.offset:stop]
     # Items by key, accounts apart: joined, the planner may walk accounts and all their items.
     items = {item.id: item for item in session.scalars(select(Item).where(Item.id.in_(ids)))} if ids else {}

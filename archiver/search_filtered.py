@@ -1,0 +1,152 @@
+"""SQLite text search with selective filters: read the filtered items first, rank them here.
+
+When words are moderately common and the filters keep a few thousand items (one account, one
+month), streaming bm25-ranked matches through the filters reads tens of thousands of matches to
+fill a page. Here the filtered version ids come from the filter indexes, FTS5 hands over its
+matches unranked (a merge of doclists, no scoring), and only the intersection is ranked.
+
+Ranking is FTS5's own bm25, computed in Python with the same inputs FTS5 uses: the row count and
+total tokens of the index (its averages record), how many rows hold each word (fts5vocab, migration
+0011), and per matched version its token count and word frequencies. Those come from tokenizing
+the matched texts with the index's own tokenizer in an in-memory FTS5 table (same SQLite library),
+so stemming and case folding are FTS5's, not an imitation. Ranking the intersection with FTS5
+itself (``MATCH ... AND rowid IN (...)``) would recount each word's rows for every rowid.
+
+The result is a true bm25 order over every match, which is what the streamed path gives whenever
+a word matches fewer versions than a slice. Quoted phrases of several words are left to the
+streamed path: their bm25 weight needs a count of the phrase's rows over the whole index.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+from collections import Counter
+
+from sqlalchemy import ColumnElement, select, text
+from sqlalchemy.orm import Session
+
+from archiver.index.models import Item, Version
+
+# Filter first only when the filters keep at most this many versions (reading their ids costs
+# ~2 µs each through the filter indexes) ...
+MAX_CANDIDATES = 20_000
+# ... and the rarest word is in at most this many versions: FTS5's unranked merge costs about
+# a microsecond per row of the rarer word's doclist. Commoner words are dense enough that the
+# streamed path fills a page quickly.
+MAX_WORD_ROWS = 150_000
+_K1, _B = 1.2, 0.75
+
+
+def _varint(blob: bytes, at: int) -> tuple[int, int]:
+    """An SQLite varint (FTS5 writes its records with them): value and the next offset."""
+    value = 0
+    for _ in range(8):
+        byte = blob[at]
+        at += 1
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value, at
+    return (value << 8) | blob[at], at + 1
+
+
+def _index_totals(session: Session) -> tuple[int, int]:
+    """Rows and tokens in versions_fts, from its averages record (what bm25's avgdl divides)."""
+    blob = session.scalar(text("SELECT block FROM versions_fts_data WHERE id = 1"))
+    if not blob:
+        return 0, 0
+    rows, at = _varint(blob, 0)
+    tokens, _ = _varint(blob, at)
+    return rows, tokens
+
+
+class _Tokens:
+    """The index's own tokenizer, run on a few texts in a private in-memory FTS5 table."""
+
+    def __init__(self, session: Session):
+        schema = session.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'versions_fts'")) or ""
+        found = re.search(r"tokenize\s*=\s*'([^']*)'", schema)
+        tokenize = found.group(1) if found else "unicode61"
+        self.db = sqlite3.connect(":memory:")
+        self.db.execute(f"CREATE VIRTUAL TABLE t USING fts5(text, tokenize='{tokenize}')")
+        self.db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+
+    def split(self, texts: dict[int, str]) -> dict[int, list[str]]:
+        """Tokens of each text in order, keyed like ``texts``."""
+        self.db.executemany("INSERT INTO t (rowid, text) VALUES (?, ?)", texts.items())
+        found: dict[int, dict[int, str]] = {key: {} for key in texts}
+        for term, doc, offset in self.db.execute("SELECT term, doc, offset FROM v"):
+            found[doc][offset] = term
+        self.db.execute("DELETE FROM t")
+        return {key: [at[n] for n in sorted(at)] for key, at in found.items()}
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def ranked_items(session: Session, phrases: list[str], conditions: list[ColumnElement[bool]],
+                 fts_query: str) -> list[int] | None:
+    """Every matching item id, best first; None when this path does not apply (see module doc).
+
+    ``phrases`` are the user's quoted terms (as fts5_query builds them), ``fts_query`` the
+    FTS5 query made of them, ``conditions`` the filters on items.
+    """
+    if not conditions or not phrases:
+        return None
+    tokens = _Tokens(session)
+    try:
+        terms = tokens.split({-(n + 1): phrase for n, phrase in enumerate(phrases)})
+        words = [terms[-(n + 1)] for n in range(len(phrases))]
+        if any(len(word) != 1 for word in words):
+            return None  # a phrase of several words (or none): the streamed path ranks it
+        vocab = text("SELECT doc FROM versions_fts_vocab WHERE term = :term")
+        holding = [session.scalar(vocab, {"term": word[0]}) or 0 for word in words]
+        if min(holding) > MAX_WORD_ROWS:
+            return None
+        if min(holding) == 0:
+            return []
+        filtered = (select(Version.id, Version.item_id).join(Item, Item.id == Version.item_id)
+                    .where(*conditions).limit(MAX_CANDIDATES + 1))
+        candidates = dict(session.execute(filtered).all())
+        if len(candidates) > MAX_CANDIDATES:
+            return None
+        if not candidates:
+            return []
+        # Real ids grow with capture time, so a date filter also narrows the rowid range FTS5 reads.
+        matches = session.scalars(text(
+            "SELECT rowid FROM versions_fts WHERE versions_fts MATCH :q AND rowid BETWEEN :low AND :high"),
+            {"q": fts_query, "low": min(candidates), "high": max(candidates)})
+        matched = [version_id for version_id in matches if version_id in candidates]
+        if not matched:
+            return []
+        texts: dict[int, str] = dict(session.execute(  # type: ignore[arg-type]
+            select(Version.id, Version.text).where(Version.id.in_(matched))).all())
+        split = tokens.split(texts)
+    finally:
+        tokens.close()
+    rows, total_tokens = _index_totals(session)
+    scores = _bm25(split, [word[0] for word in words], holding, rows, total_tokens)
+    order = sorted(matched, key=lambda version_id: (scores[version_id], version_id))
+    return list(dict.fromkeys(candidates[version_id] for version_id in order))
+
+
+def _bm25(split: dict[int, list[str]], words: list[str], holding: list[int], rows: int,
+          total_tokens: int) -> dict[int, float]:
+    """FTS5's bm25 (fts5_aux.c), operation for operation, so scores match it to the last bit."""
+    avgdl = total_tokens / rows
+    idf = []
+    for hits in holding:
+        weight = math.log((rows - hits + 0.5) / (hits + 0.5))
+        idf.append(weight if weight > 0.0 else 1e-6)
+    scores: dict[int, float] = {}
+    for version_id, tokens in split.items():
+        counts: Counter[str] = Counter(tokens)
+        length = float(len(tokens))
+        score = 0.0
+        for word, weight in zip(words, idf, strict=True):
+            freq = float(counts[word])
+            score += weight * ((freq * (_K1 + 1.0)) / (freq + _K1 * (1 - _B + _B * length / avgdl)))
+        scores[version_id] = -1.0 * score
+    return scores
+
