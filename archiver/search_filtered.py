@@ -22,9 +22,8 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
-from collections import Counter
 
-from sqlalchemy import ColumnElement, select, text
+from sqlalchemy import ColumnElement, column, func, select, table, text
 from sqlalchemy.orm import Session
 
 from archiver.index.models import Item, Version
@@ -37,6 +36,7 @@ MAX_CANDIDATES = 20_000
 # streamed path fills a page quickly.
 MAX_WORD_ROWS = 150_000
 _K1, _B = 1.2, 0.75
+_FTS = table("versions_fts", column("rowid"), column("versions_fts"))
 
 
 def _varint(blob: bytes, at: int) -> tuple[int, int]:
@@ -73,13 +73,25 @@ class _Tokens:
         self.db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
 
     def split(self, texts: dict[int, str]) -> dict[int, list[str]]:
-        """Tokens of each text in order, keyed like ``texts``."""
+        """Tokens of each text in order, keyed like ``texts`` (for the user's few words)."""
         self.db.executemany("INSERT INTO t (rowid, text) VALUES (?, ?)", texts.items())
         found: dict[int, dict[int, str]] = {key: {} for key in texts}
-        for term, doc, offset in self.db.execute("SELECT term, doc, offset FROM v"):
+        marks = ",".join("?" * len(texts))
+        for term, doc, offset in self.db.execute(f"SELECT term, doc, offset FROM v WHERE doc IN ({marks})",
+                                                 list(texts)):
             found[doc][offset] = term
-        self.db.execute("DELETE FROM t")
         return {key: [at[n] for n in sorted(at)] for key, at in found.items()}
+
+    def counts(self, texts: dict[int, str], words: list[str]) -> tuple[dict[int, int], dict[tuple[int, str], int]]:
+        """Per text its token count, and per (text, word) how often the word occurs in it."""
+        self.db.executemany("INSERT INTO t (rowid, text) VALUES (?, ?)", texts.items())
+        lengths = {key: _varint(size, 0)[0] for key, size in self.db.execute("SELECT id, sz FROM t_docsize")
+                   if key in texts}
+        unique = sorted(set(words))
+        marks = ",".join("?" * len(unique))
+        frequencies = dict(((doc, term), n) for doc, term, n in self.db.execute(
+            f"SELECT doc, term, count(*) FROM v WHERE term IN ({marks}) GROUP BY doc, term", unique))
+        return lengths, frequencies
 
     def close(self) -> None:
         self.db.close()
@@ -106,33 +118,35 @@ def ranked_items(session: Session, phrases: list[str], conditions: list[ColumnEl
             return None
         if min(holding) == 0:
             return []
-        filtered = (select(Version.id, Version.item_id).join(Item, Item.id == Version.item_id)
-                    .where(*conditions).limit(MAX_CANDIDATES + 1))
-        candidates = dict(session.execute(filtered).all())
-        if len(candidates) > MAX_CANDIDATES:
+        # A count through the filter indexes alone (no versions read) says whether they are selective.
+        filtered = select(Item.id).where(*conditions)
+        if (session.scalar(select(func.count()).select_from(filtered.limit(MAX_CANDIDATES + 1).subquery()))
+                or 0) > MAX_CANDIDATES:
             return None
-        if not candidates:
+        # FTS5 merges the words' doclists unranked; each match is checked against the filtered
+        # versions, which SQLite reads once into a temporary index ("+ 0" keeps FTS5 from taking
+        # the list as rowid lookups, each of which would rerun the whole query).
+        versions = select(Version.id).join(Item, Item.id == Version.item_id).where(*conditions)
+        in_text = select(_FTS.c.rowid).where(_FTS.c.versions_fts.op("MATCH")(fts_query),
+                                             (_FTS.c.rowid + 0).in_(versions))
+        texts: dict[int, str] = {}
+        owners: dict[int, int] = {}
+        for version_id, item_id, words_text in session.execute(
+                select(Version.id, Version.item_id, Version.text).where(Version.id.in_(in_text))):
+            texts[version_id], owners[version_id] = words_text, item_id
+        if not texts:
             return []
-        # Real ids grow with capture time, so a date filter also narrows the rowid range FTS5 reads.
-        matches = session.scalars(text(
-            "SELECT rowid FROM versions_fts WHERE versions_fts MATCH :q AND rowid BETWEEN :low AND :high"),
-            {"q": fts_query, "low": min(candidates), "high": max(candidates)})
-        matched = [version_id for version_id in matches if version_id in candidates]
-        if not matched:
-            return []
-        texts: dict[int, str] = dict(session.execute(  # type: ignore[arg-type]
-            select(Version.id, Version.text).where(Version.id.in_(matched))).all())
-        split = tokens.split(texts)
+        lengths, frequencies = tokens.counts(texts, [word[0] for word in words])
     finally:
         tokens.close()
     rows, total_tokens = _index_totals(session)
-    scores = _bm25(split, [word[0] for word in words], holding, rows, total_tokens)
-    order = sorted(matched, key=lambda version_id: (scores[version_id], version_id))
-    return list(dict.fromkeys(candidates[version_id] for version_id in order))
+    scores = _bm25(lengths, frequencies, [word[0] for word in words], holding, rows, total_tokens)
+    order = sorted(texts, key=lambda version_id: (scores[version_id], version_id))
+    return list(dict.fromkeys(owners[version_id] for version_id in order))
 
 
-def _bm25(split: dict[int, list[str]], words: list[str], holding: list[int], rows: int,
-          total_tokens: int) -> dict[int, float]:
+def _bm25(lengths: dict[int, int], frequencies: dict[tuple[int, str], int], words: list[str],
+          holding: list[int], rows: int, total_tokens: int) -> dict[int, float]:
     """FTS5's bm25 (fts5_aux.c), operation for operation, so scores match it to the last bit."""
     avgdl = total_tokens / rows
     idf = []
@@ -140,12 +154,11 @@ def _bm25(split: dict[int, list[str]], words: list[str], holding: list[int], row
         weight = math.log((rows - hits + 0.5) / (hits + 0.5))
         idf.append(weight if weight > 0.0 else 1e-6)
     scores: dict[int, float] = {}
-    for version_id, tokens in split.items():
-        counts: Counter[str] = Counter(tokens)
-        length = float(len(tokens))
+    for version_id, size in lengths.items():
+        length = float(size)
         score = 0.0
         for word, weight in zip(words, idf, strict=True):
-            freq = float(counts[word])
+            freq = float(frequencies.get((version_id, word), 0))
             score += weight * ((freq * (_K1 + 1.0)) / (freq + _K1 * (1 - _B + _B * length / avgdl)))
         scores[version_id] = -1.0 * score
     return scores
