@@ -31,10 +31,13 @@ from archiver.index.models import Item, Version
 # Filter first only when the filters keep at most this many versions (reading their ids costs
 # ~2 µs each through the filter indexes) ...
 MAX_CANDIDATES = 20_000
-# ... and the rarest word is in at most this many versions: FTS5's unranked merge costs about
-# a microsecond per row of the rarer word's doclist. Commoner words are dense enough that the
-# streamed path fills a page quickly.
-MAX_WORD_ROWS = 150_000
+# ... and about this many of them are expected to match: each costs ~20 µs to read and rank,
+# while with so many the streamed path fills a page from its first slices.
+MAX_MATCHES = 5_000
+# How many rows hold a word, while the index is unchanged: counting reads the word's whole
+# doclist (30 ms for the commonest words at 1M versions), and searches repeat words.
+_WORD_ROWS: dict[str, int] = {}
+_WORD_ROWS_OF: list[tuple[str, bytes]] = [("", b"")]
 _K1, _B = 1.2, 0.75
 _FTS = table("versions_fts", column("rowid"), column("versions_fts"))
 
@@ -51,14 +54,26 @@ def _varint(blob: bytes, at: int) -> tuple[int, int]:
     return (value << 8) | blob[at], at + 1
 
 
-def _index_totals(session: Session) -> tuple[int, int]:
-    """Rows and tokens in versions_fts, from its averages record (what bm25's avgdl divides)."""
-    blob = session.scalar(text("SELECT block FROM versions_fts_data WHERE id = 1"))
-    if not blob:
-        return 0, 0
+def _word_rows(session: Session, words: list[str]) -> tuple[int, int, list[int]]:
+    """Rows and tokens in versions_fts, and how many rows hold each word (bm25's inputs).
+
+    The totals come from FTS5's averages record, which changes with every write to the index,
+    so it also tells whether the cached word counts still hold.
+    """
+    blob = session.scalar(text("SELECT block FROM versions_fts_data WHERE id = 1")) or b"\0\0"
     rows, at = _varint(blob, 0)
     tokens, _ = _varint(blob, at)
-    return rows, tokens
+    state = (str(session.get_bind().url), blob)
+    if state != _WORD_ROWS_OF[0]:
+        _WORD_ROWS.clear()
+        _WORD_ROWS_OF[0] = state
+    vocab = text("SELECT doc FROM versions_fts_vocab WHERE term = :term")
+    for word in words:
+        if word not in _WORD_ROWS:
+            if len(_WORD_ROWS) >= 10_000:
+                _WORD_ROWS.clear()
+            _WORD_ROWS[word] = session.scalar(vocab, {"term": word}) or 0
+    return rows, tokens, [_WORD_ROWS[word] for word in words]
 
 
 class _Tokens:
@@ -106,22 +121,24 @@ def ranked_items(session: Session, phrases: list[str], conditions: list[ColumnEl
     """
     if not conditions or not phrases:
         return None
+    # A count through the filter indexes alone (no versions read) says whether they are selective.
+    filtered = session.scalar(select(func.count()).select_from(
+        select(Item.id).where(*conditions).limit(MAX_CANDIDATES + 1).subquery())) or 0
+    if filtered > MAX_CANDIDATES:
+        return None
     tokens = _Tokens(session)
     try:
         terms = tokens.split({-(n + 1): phrase for n, phrase in enumerate(phrases)})
-        words = [terms[-(n + 1)] for n in range(len(phrases))]
-        if any(len(word) != 1 for word in words):
+        if any(len(terms[-(n + 1)]) != 1 for n in range(len(phrases))):
             return None  # a phrase of several words (or none): the streamed path ranks it
-        vocab = text("SELECT doc FROM versions_fts_vocab WHERE term = :term")
-        holding = [session.scalar(vocab, {"term": word[0]}) or 0 for word in words]
-        if min(holding) > MAX_WORD_ROWS:
-            return None
-        if min(holding) == 0:
+        words = [terms[-(n + 1)][0] for n in range(len(phrases))]
+        rows, total_tokens, holding = _word_rows(session, words)
+        if not filtered or min(holding) == 0:
             return []
-        # A count through the filter indexes alone (no versions read) says whether they are selective.
-        filtered = select(Item.id).where(*conditions)
-        if (session.scalar(select(func.count()).select_from(filtered.limit(MAX_CANDIDATES + 1).subquery()))
-                or 0) > MAX_CANDIDATES:
+        # Matches expected among the filtered items if words and filters are independent: past
+        # MAX_MATCHES, ranking them all costs more than the streamed path needs for a page.
+        expected = filtered * math.prod(hits / rows for hits in dict(zip(words, holding, strict=True)).values())
+        if expected > MAX_MATCHES:
             return None
         # FTS5 merges the words' doclists unranked; each match is checked against the filtered
         # versions, which SQLite reads once into a temporary index ("+ 0" keeps FTS5 from taking
@@ -136,11 +153,10 @@ def ranked_items(session: Session, phrases: list[str], conditions: list[ColumnEl
             texts[version_id], owners[version_id] = words_text, item_id
         if not texts:
             return []
-        lengths, frequencies = tokens.counts(texts, [word[0] for word in words])
+        lengths, frequencies = tokens.counts(texts, words)
     finally:
         tokens.close()
-    rows, total_tokens = _index_totals(session)
-    scores = _bm25(lengths, frequencies, [word[0] for word in words], holding, rows, total_tokens)
+    scores = _bm25(lengths, frequencies, words, holding, rows, total_tokens)
     order = sorted(texts, key=lambda version_id: (scores[version_id], version_id))
     return list(dict.fromkeys(owners[version_id] for version_id in order))
 
