@@ -28,16 +28,17 @@ from sqlalchemy.orm import Session
 
 from archiver.index.models import Item, Version
 
-# Filter first only when the filters keep at most this many versions (reading their ids costs
-# ~2 µs each through the filter indexes) ...
+# Filter first only when the filters keep at most this many items (their versions' ids are read
+# into a temporary index at ~2 µs each) ...
 MAX_CANDIDATES = 20_000
 # ... and about this many of them are expected to match: each costs ~20 µs to read and rank,
 # while with so many the streamed path fills a page from its first slices.
 MAX_MATCHES = 5_000
-# How many rows hold a word, while the index is unchanged: counting reads the word's whole
-# doclist (30 ms for the commonest words at 1M versions), and searches repeat words.
-_WORD_ROWS: dict[str, int] = {}
-_WORD_ROWS_OF: list[tuple[str, bytes]] = [("", b"")]
+# How many rows hold a word, by index state: counting reads the word's whole doclist (30 ms for
+# the commonest words at 1M versions), and searches repeat words. The state (database and FTS5
+# averages record, rewritten by every change to the index) is part of the key, so a count is
+# never used after the index changed, even with threads racing.
+_WORD_ROWS: dict[tuple[str, bytes, str], int] = {}
 _K1, _B = 1.2, 0.75
 _FTS = table("versions_fts", column("rowid"), column("versions_fts"))
 
@@ -63,17 +64,16 @@ def _word_rows(session: Session, words: list[str]) -> tuple[int, int, list[int]]
     blob = session.scalar(text("SELECT block FROM versions_fts_data WHERE id = 1")) or b"\0\0"
     rows, at = _varint(blob, 0)
     tokens, _ = _varint(blob, at)
-    state = (str(session.get_bind().url), blob)
-    if state != _WORD_ROWS_OF[0]:
-        _WORD_ROWS.clear()
-        _WORD_ROWS_OF[0] = state
     vocab = text("SELECT doc FROM versions_fts_vocab WHERE term = :term")
+    counts = []
     for word in words:
-        if word not in _WORD_ROWS:
+        key = (str(session.get_bind().url), blob, word)
+        if key not in _WORD_ROWS:
             if len(_WORD_ROWS) >= 10_000:
                 _WORD_ROWS.clear()
-            _WORD_ROWS[word] = session.scalar(vocab, {"term": word}) or 0
-    return rows, tokens, [_WORD_ROWS[word] for word in words]
+            _WORD_ROWS[key] = session.scalar(vocab, {"term": word}) or 0
+        counts.append(_WORD_ROWS[key])
+    return rows, tokens, counts
 
 
 class _Tokens:
