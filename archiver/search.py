@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Select, String, and_, column, func, litera
 from sqlalchemy.orm import Session
 
 from archiver.index.models import Account, Item, Version
+from archiver.search_filtered import ranked_items
 
 # Counting every match of a common word costs more than the page itself; past this many,
 # a search reports "at least" (total_is_exact False) instead of reading on. Whole selections
@@ -159,25 +160,43 @@ def _sqlite_matches(query: SearchQuery, conditions: list[ColumnElement[bool]]) -
     )
 
 
-def _sqlite_ranked(session: Session, query: SearchQuery, conditions: list[ColumnElement[bool]]) -> Iterator[Any]:
-    """Rows of item ids, best first within slices of matching versions, newest slice first.
+def _sqlite_ranked(session: Session, query: SearchQuery, conditions: list[ColumnElement[bool]],
+                   skip: int = 0) -> Iterator[int]:
+    """Item ids, best first within slices of matching versions, newest slice first.
 
     bm25 costs a few microseconds per match, so ranking all 600,000 versions holding a word as
     common as "the" takes seconds. Ranking the newest slice first keeps a page fast; when a word
     matches fewer versions than a slice (most searches) the ranking is over every match.
+
+    The first ``skip`` distinct items are only counted by the caller (they precede its page), so
+    a slice whose items all fall among them is read unranked: the same items, in any order.
     """
     terms = fts5_query(query.text or "")
     words = _FTS.c.versions_fts.op("MATCH")(terms)
     # bm25 of a phrase or several words matches position lists per word, so slices shrink.
     size = max(RANK_SLICE // len(terms.split()), 1)
     upper: int | None = None
+    seen: set[int] = set()  # while counting up to skip
     while True:
         newest = select(_FTS.c.rowid).where(words, *([_FTS.c.rowid < upper] if upper is not None else []))
         lower = session.scalar(newest.order_by(_FTS.c.rowid.desc()).limit(1).offset(size - 1))
         bounds = [*([_FTS.c.rowid >= lower] if lower is not None else []),
                   *([_FTS.c.rowid < upper] if upper is not None else [])]
-        with session.execute(_sqlite_matches(query, [*conditions, *bounds])) as rows:  # closed if the reader stops
-            yield from rows.yield_per(200)
+        statement = _sqlite_matches(query, [*conditions, *bounds])
+        if len(seen) < skip:
+            before = set(session.scalars(statement.order_by(None)))
+            if len(seen | before) <= skip:
+                seen |= before
+                yield from before
+                if lower is None:
+                    return
+                upper = lower
+                continue
+        with session.execute(statement) as rows:  # closed if the reader stops
+            for chunk in rows.yield_per(200).scalars().partitions():
+                if len(seen) < skip:
+                    seen.update(chunk)
+                yield from chunk
         if lower is None:
             return
         upper = lower
@@ -208,18 +227,29 @@ def _ordered(session: Session, query: SearchQuery) -> tuple[Select[Any], bool]:
     return _postgres_matches(query, conditions), False
 
 
-def _id_rows(session: Session, query: SearchQuery) -> Iterator[Any]:
-    """Rows of item ids in result order, possibly repeating an item (first is its best)."""
+def _filtered_first(session: Session, query: SearchQuery) -> list[int] | None:
+    """All matches ranked after reading the filtered items first, when the filters are selective."""
+    if session.get_bind().dialect.name != "sqlite" or not _has_text(query):
+        return None
+    terms = fts5_query(query.text or "")
+    return ranked_items(session, re.findall(r'"([^"]*)"', terms), _filters(session, query), terms)
+
+
+def _id_rows(session: Session, query: SearchQuery, skip: int = 0) -> Iterator[int]:
+    """Item ids in result order, possibly repeating an item (first is its best).
+
+    The first ``skip`` distinct items may come in any order (the caller only counts them).
+    """
     statement, repeats = _ordered(session, query)
     if repeats:
-        return _sqlite_ranked(session, query, _filters(session, query))
-    return iter(session.execute(statement).yield_per(1000))
+        return _sqlite_ranked(session, query, _filters(session, query), skip)
+    return iter(session.scalars(statement.execution_options(yield_per=1000)))
 
 
-def _distinct(rows: Iterator[Any], stop: int | None) -> tuple[list[int], bool]:
+def _distinct(rows: Iterator[int], stop: int | None) -> tuple[list[int], bool]:
     """First occurrences of item ids, up to ``stop`` of them; and whether the rows ran out."""
     seen: dict[int, None] = {}
-    for (item_id,) in rows:
+    for item_id in rows:
         seen.setdefault(item_id)
         if stop is not None and len(seen) >= stop:
             return list(seen), False
@@ -228,6 +258,9 @@ def _distinct(rows: Iterator[Any], stop: int | None) -> tuple[list[int], bool]:
 
 def matching_ids(session: Session, query: SearchQuery) -> list[int]:
     """Every item the query matches, in search order (best first, or newest first); no paging."""
+    ranked = _filtered_first(session, query)
+    if ranked is not None:
+        return ranked
     return _distinct(_id_rows(session, query), None)[0]
 
 
@@ -252,19 +285,27 @@ def _count(session: Session, query: SearchQuery) -> tuple[int, bool]:
     return min(counted, COUNT_CAP), counted <= COUNT_CAP and complete
 
 
-def search(session: Session, query: SearchQuery) -> SearchPage:
+def _page_ids(session: Session, query: SearchQuery, stop: int) -> tuple[list[int], int, bool]:
+    """The first ``stop`` ids in result order, and the count (exact, or a lower bound)."""
     statement, repeats = _ordered(session, query)
-    stop = query.offset + query.limit
     if repeats:
-        found, exhausted = _distinct(_id_rows(session, query), stop)
+        found, exhausted = _distinct(_id_rows(session, query, query.offset), stop)
     else:
         found = list(session.scalars(statement.limit(stop)))
         exhausted = len(found) < stop
     if exhausted:  # the page read every match, so the count is known without another query
-        total, exact = len(found), True
+        return found, len(found), True
+    total, exact = _count(session, query)
+    return found, (max(total, stop) if not exact else total), exact
+
+
+def search(session: Session, query: SearchQuery) -> SearchPage:
+    stop = query.offset + query.limit
+    ranked = _filtered_first(session, query)
+    if ranked is not None:  # every match is known, so is the count
+        found, total, exact = ranked[:stop], len(ranked), True
     else:
-        total, exact = _count(session, query)
-        total = max(total, stop) if not exact else total
+        found, total, exact = _page_ids(session, query, stop)
     ids = found[query.offset:stop]
     # Items by key, accounts apart: joined, the planner may walk accounts and all their items.
     items = {item.id: item for item in session.scalars(select(Item).where(Item.id.in_(ids)))} if ids else {}

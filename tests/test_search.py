@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import archiver.search as search_module
+import archiver.search_filtered as search_filtered
 from archiver.index.db import IndexDB, open_index
 from archiver.index.models import Account, Evidence, Item, Version, WarcFile
 from archiver.search import SearchQuery, matching_ids, search, state_counts
@@ -145,6 +146,7 @@ def test_count_stops_early_on_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyP
     index = open_index(f"sqlite:///{tmp_path / 'index.sqlite'}")  # only SQLite bounds what a count examines
     fill(index)
     monkeypatch.setattr(search_module, "COUNT_WORK", 2)
+    monkeypatch.setattr(search_filtered, "MAX_CANDIDATES", 0)  # the streamed path: filter-first counts all
     with index.session() as session:
         page = search(session, SearchQuery(text="budget", accounts=("citynews",), limit=1))
         assert ([hit.platform_id for hit in page.hits], page.total, page.total_is_exact) == (["e1"], 1, False)

@@ -1,0 +1,181 @@
+"""SQLite text search with selective filters: read the filtered items first, rank them here.
+
+When words are moderately common and the filters keep a few thousand items (one account, one
+month), streaming bm25-ranked matches through the filters reads tens of thousands of matches to
+fill a page. Here the filtered version ids come from the filter indexes, FTS5 hands over its
+matches unranked (a merge of doclists, no scoring), and only the intersection is ranked.
+
+Ranking is FTS5's own bm25, computed in Python with the same inputs FTS5 uses: the row count and
+total tokens of the index (its averages record), how many rows hold each word (fts5vocab, migration
+0011), and per matched version its token count and word frequencies. Those come from tokenizing
+the matched texts with the index's own tokenizer in an in-memory FTS5 table (same SQLite library),
+so stemming and case folding are FTS5's, not an imitation. Ranking the intersection with FTS5
+itself (``MATCH ... AND rowid IN (...)``) would recount each word's rows for every rowid.
+
+The result is a true bm25 order over every match, which is what the streamed path gives whenever
+a word matches fewer versions than a slice. Quoted phrases of several words are left to the
+streamed path: their bm25 weight needs a count of the phrase's rows over the whole index.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+
+from sqlalchemy import ColumnElement, column, func, select, table, text
+from sqlalchemy.orm import Session
+
+from archiver.index.models import Item, Version
+
+# Filter first only when the filters keep at most this many items (their versions' ids are read
+# into a temporary index at ~2 µs each) ...
+MAX_CANDIDATES = 20_000
+# ... and about this many of them are expected to match: each costs ~20 µs to read and rank,
+# while with so many the streamed path fills a page from its first slices.
+MAX_MATCHES = 5_000
+# How many rows hold a word, by index state: counting reads the word's whole doclist (30 ms for
+# the commonest words at 1M versions), and searches repeat words. The state (database and FTS5
+# averages record, rewritten by every change to the index) is part of the key, so a count is
+# never used after the index changed, even with threads racing.
+_WORD_ROWS: dict[tuple[str, bytes, str], int] = {}
+_K1, _B = 1.2, 0.75
+_FTS = table("versions_fts", column("rowid"), column("versions_fts"))
+
+
+def _varint(blob: bytes, at: int) -> tuple[int, int]:
+    """An SQLite varint (FTS5 writes its records with them): value and the next offset."""
+    value = 0
+    for _ in range(8):
+        byte = blob[at]
+        at += 1
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value, at
+    return (value << 8) | blob[at], at + 1
+
+
+def _word_rows(session: Session, words: list[str]) -> tuple[int, int, list[int]]:
+    """Rows and tokens in versions_fts, and how many rows hold each word (bm25's inputs).
+
+    The totals come from FTS5's averages record, which changes with every write to the index,
+    so it also tells whether the cached word counts still hold.
+    """
+    blob = session.scalar(text("SELECT block FROM versions_fts_data WHERE id = 1")) or b"\0\0"
+    rows, at = _varint(blob, 0)
+    tokens, _ = _varint(blob, at)
+    vocab = text("SELECT doc FROM versions_fts_vocab WHERE term = :term")
+    counts = []
+    for word in words:
+        key = (str(session.get_bind().url), blob, word)
+        if key not in _WORD_ROWS:
+            if len(_WORD_ROWS) >= 10_000:
+                _WORD_ROWS.clear()
+            _WORD_ROWS[key] = session.scalar(vocab, {"term": word}) or 0
+        counts.append(_WORD_ROWS[key])
+    return rows, tokens, counts
+
+
+class _Tokens:
+    """The index's own tokenizer, run on a few texts in a private in-memory FTS5 table."""
+
+    def __init__(self, session: Session):
+        schema = session.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'versions_fts'")) or ""
+        found = re.search(r"tokenize\s*=\s*'([^']*)'", schema)
+        tokenize = found.group(1) if found else "unicode61"
+        self.db = sqlite3.connect(":memory:")
+        self.db.execute(f"CREATE VIRTUAL TABLE t USING fts5(text, tokenize='{tokenize}')")
+        self.db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+
+    def split(self, texts: dict[int, str]) -> dict[int, list[str]]:
+        """Tokens of each text in order, keyed like ``texts`` (for the user's few words)."""
+        self.db.executemany("INSERT INTO t (rowid, text) VALUES (?, ?)", texts.items())
+        found: dict[int, dict[int, str]] = {key: {} for key in texts}
+        marks = ",".join("?" * len(texts))
+        for term, doc, offset in self.db.execute(f"SELECT term, doc, offset FROM v WHERE doc IN ({marks})",
+                                                 list(texts)):
+            found[doc][offset] = term
+        return {key: [at[n] for n in sorted(at)] for key, at in found.items()}
+
+    def counts(self, texts: dict[int, str], words: list[str]) -> tuple[dict[int, int], dict[tuple[int, str], int]]:
+        """Per text its token count, and per (text, word) how often the word occurs in it."""
+        self.db.executemany("INSERT INTO t (rowid, text) VALUES (?, ?)", texts.items())
+        lengths = {key: _varint(size, 0)[0] for key, size in self.db.execute("SELECT id, sz FROM t_docsize")
+                   if key in texts}
+        unique = sorted(set(words))
+        marks = ",".join("?" * len(unique))
+        frequencies = dict(((doc, term), n) for doc, term, n in self.db.execute(
+            f"SELECT doc, term, count(*) FROM v WHERE term IN ({marks}) GROUP BY doc, term", unique))
+        return lengths, frequencies
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def ranked_items(session: Session, phrases: list[str], conditions: list[ColumnElement[bool]],
+                 fts_query: str) -> list[int] | None:
+    """Every matching item id, best first; None when this path does not apply (see module doc).
+
+    ``phrases`` are the user's quoted terms (as fts5_query builds them), ``fts_query`` the
+    FTS5 query made of them, ``conditions`` the filters on items.
+    """
+    if not conditions or not phrases:
+        return None
+    # A count through the filter indexes alone (no versions read) says whether they are selective.
+    filtered = session.scalar(select(func.count()).select_from(
+        select(Item.id).where(*conditions).limit(MAX_CANDIDATES + 1).subquery())) or 0
+    if filtered > MAX_CANDIDATES:
+        return None
+    tokens = _Tokens(session)
+    try:
+        terms = tokens.split({-(n + 1): phrase for n, phrase in enumerate(phrases)})
+        if any(len(terms[-(n + 1)]) != 1 for n in range(len(phrases))):
+            return None  # a phrase of several words (or none): the streamed path ranks it
+        words = [terms[-(n + 1)][0] for n in range(len(phrases))]
+        rows, total_tokens, holding = _word_rows(session, words)
+        if not filtered or min(holding) == 0:
+            return []
+        # Matches expected among the filtered items if words and filters are independent: past
+        # MAX_MATCHES, ranking them all costs more than the streamed path needs for a page.
+        expected = filtered * math.prod(hits / rows for hits in dict(zip(words, holding, strict=True)).values())
+        if expected > MAX_MATCHES:
+            return None
+        # FTS5 merges the words' doclists unranked; each match is checked against the filtered
+        # versions, which SQLite reads once into a temporary index ("+ 0" keeps FTS5 from taking
+        # the list as rowid lookups, each of which would rerun the whole query).
+        versions = select(Version.id).join(Item, Item.id == Version.item_id).where(*conditions)
+        in_text = select(_FTS.c.rowid).where(_FTS.c.versions_fts.op("MATCH")(fts_query),
+                                             (_FTS.c.rowid + 0).in_(versions))
+        texts: dict[int, str] = {}
+        owners: dict[int, int] = {}
+        for version_id, item_id, words_text in session.execute(
+                select(Version.id, Version.item_id, Version.text).where(Version.id.in_(in_text))):
+            texts[version_id], owners[version_id] = words_text, item_id
+        if not texts:
+            return []
+        lengths, frequencies = tokens.counts(texts, words)
+    finally:
+        tokens.close()
+    scores = _bm25(lengths, frequencies, words, holding, rows, total_tokens)
+    order = sorted(texts, key=lambda version_id: (scores[version_id], version_id))
+    return list(dict.fromkeys(owners[version_id] for version_id in order))
+
+
+def _bm25(lengths: dict[int, int], frequencies: dict[tuple[int, str], int], words: list[str],
+          holding: list[int], rows: int, total_tokens: int) -> dict[int, float]:
+    """FTS5's bm25 (fts5_aux.c), operation for operation, so scores match it to the last bit."""
+    avgdl = total_tokens / rows
+    idf = []
+    for hits in holding:
+        weight = math.log((rows - hits + 0.5) / (hits + 0.5))
+        idf.append(weight if weight > 0.0 else 1e-6)
+    scores: dict[int, float] = {}
+    for version_id, size in lengths.items():
+        length = float(size)
+        score = 0.0
+        for word, weight in zip(words, idf, strict=True):
+            freq = float(frequencies.get((version_id, word), 0))
+            score += weight * ((freq * (_K1 + 1.0)) / (freq + _K1 * (1 - _B + _B * length / avgdl)))
+        scores[version_id] = -1.0 * score
+    return scores
+

@@ -1,0 +1,123 @@
+"""Filter-first text search on SQLite: the same items in the same order as the streamed FTS5 path."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+import archiver.search_filtered as search_filtered
+from archiver.index.db import IndexDB, open_index
+from archiver.index.models import Account, Evidence, Item, Version, WarcFile
+from archiver.search import SearchQuery, _filters, fts5_query, matching_ids, search
+
+DAY = datetime(2026, 1, 1, tzinfo=UTC)
+# Stems and accents on purpose: "parks", "parking" and "Park" are one word to FTS5, "café" is "cafe".
+VOCABULARY = ["park", "parks", "parking", "Park", "café", "cafe", "budget", "budgets", "lane", "bike", "road",
+              "tax", "hearing", "meeting", "library", "the", "a", "of", "x-ray", "2026"]
+QUERIES = ["park", "parks budget", "cafe", "CAFÉ lane", "budget budget", "the", "bike road tax", "ray",
+           "hearing 2026", "library meeting"]
+
+
+def _both(db: IndexDB, query: SearchQuery, monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], list[int]]:
+    """Every match in order by the filter-first path, then by the streamed FTS5 path."""
+    with db.session() as session:
+        monkeypatch.setattr(search_filtered, "MAX_CANDIDATES", 10**9)
+        monkeypatch.setattr(search_filtered, "MAX_MATCHES", 10**9)
+        terms = fts5_query(query.text or "")
+        first = search_filtered.ranked_items(session, [t.strip('"') for t in terms.split('" "')],
+                                             _filters(session, query), terms)
+        assert first is not None  # the filter-first path did run
+        assert first == matching_ids(session, query)
+        monkeypatch.setattr(search_filtered, "MAX_CANDIDATES", -1)  # every filter too broad: streamed
+        return first, matching_ids(session, query)
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Iterator[IndexDB]:
+    db = open_index(f"sqlite:///{tmp_path / 'index.sqlite'}")
+    rng = random.Random(3)
+    with db.session() as session:
+        accounts = [Account(name=name, platform="rss", platform_account_id=name, cursor={}, created_at=DAY)
+                    for name in ("mayor", "parks")]
+        session.add_all(accounts)
+        session.flush()
+        warc = WarcFile(key="t.warc.gz", account_id=accounts[0].id, month="2026/01", state="stored")
+        session.add(warc)
+        session.flush()
+        evidence = Evidence(warc_file_id=warc.id, record_id="urn:uuid:t", record_type="response", offset=0,
+                            length=1, target_uri="https://x", captured_at=DAY, block_digest="x")
+        session.add(evidence)
+        session.flush()
+        length = 2
+        for n in range(150):
+            posted = DAY + timedelta(days=rng.randrange(90))
+            texts = [" ".join(rng.choice(VOCABULARY) for _ in range(length))]
+            length += 1  # every version a different length, so no two bm25 scores tie
+            if n % 7 == 0:
+                texts.append(" ".join(rng.choice(VOCABULARY) for _ in range(length)))
+                length += 1
+            item = Item(account_id=accounts[n % 2].id, platform_id=f"i{n}", kind="comment" if n % 3 else "post",
+                        posted_at=posted, first_seen_at=posted, last_seen_at=posted, state="visible",
+                        version_count=len(texts), latest_hash=f"i{n}")
+            session.add(item)
+            session.flush()
+            session.add_all(Version(item_id=item.id, seq=seq, content_hash=f"i{n}.{seq}",
+                                    state="visible" if seq == 1 else "edited", content={}, text=words,
+                                    media_urls=[], first_observed_at=posted, last_observed_at=posted,
+                                    first_evidence_id=evidence.id, last_evidence_id=evidence.id)
+                            for seq, words in enumerate(texts, start=1))
+    yield db
+    db.dispose()
+
+
+@pytest.mark.parametrize("words", QUERIES)
+def test_filter_first_finds_and_orders_as_fts5_does(index: IndexDB, words: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    month = {"since": DAY + timedelta(days=31), "until": DAY + timedelta(days=59)}
+    for criteria in ({"accounts": ("parks",)}, {"accounts": ("mayor",), **month}, {"kinds": ("post",)},
+                     {"states": ("edited",)}):
+        first, streamed = _both(index, SearchQuery(text=words, **criteria), monkeypatch)  # type: ignore[arg-type]
+        assert first == streamed, (words, criteria)
+    assert _both(index, SearchQuery(text=words, accounts=("parks",)), monkeypatch)[0]  # the words are there
+
+
+def test_pages_counts_and_stems(index: IndexDB) -> None:
+    with index.session() as session:
+        whole = search(session, SearchQuery(text="parking", accounts=("mayor",), limit=1000))
+        assert whole.total == len(whole.hits) > 10 and whole.total_is_exact  # counted, never capped
+        pages = [search(session, SearchQuery(text="parking", accounts=("mayor",), limit=4, offset=n))
+                 for n in range(0, whole.total + 4, 4)]
+        assert [hit.item_id for page in pages for hit in page.hits] == [hit.item_id for hit in whole.hits]
+        assert all(page.total == whole.total for page in pages)
+        assert {hit.item_id for hit in whole.hits} == {hit.item_id for hit in search(
+            session, SearchQuery(text="PARKS", accounts=("mayor",), limit=1000)).hits}  # one stem
+        assert search(session, SearchQuery(text="nowhere", accounts=("mayor",))).total == 0
+
+
+def test_a_phrase_of_several_words_is_left_to_fts5(index: IndexDB) -> None:
+    with index.session() as session:
+        query = SearchQuery(text='"bike lane"', accounts=("mayor",))
+        assert search_filtered.ranked_items(session, ["bike lane"], _filters(session, query), '"bike lane"') is None
+        expected = {item_id for item_id, words in session.execute(
+            select(Version.item_id, Version.text).join(Item).join(Account).where(Account.name == "mayor"))
+            if re.search(r"\bbike lane\b", words.lower())}
+        assert expected and set(matching_ids(session, query)) == expected
+
+
+def test_new_versions_refresh_the_word_counts(index: IndexDB, monkeypatch: pytest.MonkeyPatch) -> None:
+    query = SearchQuery(text="library", accounts=("parks",))
+    before, _ = _both(index, query, monkeypatch)
+    with index.session() as session:  # a version holding the word many times: it must now rank first
+        item = session.get(Item, before[-1])
+        assert item is not None
+        session.add(Version(item_id=item.id, seq=9, content_hash="new", state="edited", content={},
+                            text="library " * 30, media_urls=[], first_observed_at=DAY, last_observed_at=DAY,
+                            first_evidence_id=1, last_evidence_id=1))
+    after, streamed = _both(index, query, monkeypatch)
+    assert after == streamed and after[0] == before[-1] and set(after) == set(before)
