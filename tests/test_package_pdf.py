@@ -176,3 +176,22 @@ def test_platform_text_is_shown_as_written_never_as_markup(tmp_path: Path) -> No
     assert _flat(hostile) in words and "<i>Mallory</i>" in words and "City </style> & Co" in words
     assert 'X"</style>001' in words and 'PRR "9" </style> DOC000001' in words
     assert "/Annots" not in PdfReader(tmp_path / "pdf" / "DOC000001.pdf").pages[0]  # no javascript: link made
+
+
+class _SmallVolumes(PdfPart):
+    volume_pages = 2
+
+
+def test_a_large_combined_pdf_is_cut_into_volumes_with_every_page_in_order(workspace: Workspace,
+                                                                           tmp_path: Path) -> None:
+    data = tmp_path / "bag" / "data"
+    with main_street_case(workspace) as case:
+        _, [summary] = write_parts(workspace, case.case, data, [_SmallVolumes], BatesOptions("VOL", 1, 4))
+    volumes = sorted((data / "pdf").glob("combined-*.pdf"))
+    assert len(volumes) >= 2 and not (data / "pdf" / "combined.pdf").exists()
+    assert [f"pdf/{v.name}" for v in volumes] == [f for f in summary.files if "combined" in f]
+    labels = [re.findall(r"VOL\d{4}", page.extract_text())[-1] for v in volumes for page in PdfReader(v).pages]
+    assert labels == [f"VOL{n:04d}" for n in range(1, summary.details["pages"] + 1)]
+    # A volume closes before a document that would take it past its size; a document is never split.
+    sizes = {f"DOC{n:06d}": len(PdfReader(data / "pdf" / f"DOC{n:06d}.pdf").pages) for n in range(1, 6)}
+    assert all(len(PdfReader(v).pages) <= max(2, *sizes.values()) for v in volumes)

@@ -25,6 +25,7 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pypdf import PdfReader, PdfWriter
@@ -286,6 +287,9 @@ class PdfPart(PackagePart):
 
     name = "pdf"
     parallel_from: ClassVar[int] = 100  # documents; below this, starting worker processes costs more than it saves
+    # pypdf holds a combined file's pages until it is written: past this many pages, the combined
+    # PDF is cut into volumes (combined-001.pdf, …) so memory stays bounded however large the case.
+    volume_pages: ClassVar[int] = 2_000
 
     def __init__(self, context: PackageContext):
         super().__init__(context)
@@ -294,6 +298,7 @@ class PdfPart(PackagePart):
         self.files: list[str] = []
         self.pages = 0
         self.combined = PdfWriter()
+        self.volume, self.volume_used = 1, 0  # the combined volume being filled, and its pages so far
         self.next_page = context.bates.start if context.bates else None
         self.pending: deque[_Pending] = deque()
         self.pool: ProcessPoolExecutor | None = None
@@ -350,11 +355,15 @@ class PdfPart(PackagePart):
         text_path = self.text_folder / f"{doc_id}.txt"
         text_path.write_text(job.text, encoding="utf-8")
         reader = PdfReader(io.BytesIO(pdf))
-        if not self.count:  # PDF/A's output intent (sRGB profile) is the same in every file: take the first's
+        if self.volume_used and self.volume_used + pages > self.volume_pages:
+            self._write_volume(self.folder / f"combined-{self.volume:03d}.pdf")
+            self.combined, self.volume, self.volume_used = PdfWriter(), self.volume + 1, 0
+        if not self.volume_used:  # PDF/A's output intent (sRGB profile) is the same in every file: take the first's
             intents = reader.trailer["/Root"]["/OutputIntents"]
             self.combined.root_object[NameObject("/OutputIntents")] = intents.clone(self.combined)
         for page in reader.pages:  # page by page: a fraction of the work of PdfWriter.append (no outlines here)
             self.combined.add_page(page)
+        self.volume_used += pages
         if self.context.bates is not None and self.next_page is not None:
             self.context.bates_ranges[doc_id] = {
                 "first": self.context.bates.label(self.next_page),
@@ -371,18 +380,24 @@ class PdfPart(PackagePart):
         finally:
             if self.pool is not None:
                 self.pool.shutdown(cancel_futures=True)
-        combined = self.folder / "combined.pdf"
         if self.count:
-            self._declare_pdfa(self.combined, f"{self.context.case.get('name')} — all documents")
-            with combined.open("wb") as handle:
-                self.combined.write(handle)
-            self.files.append(self.relative(combined))
-        self.combined.close()
+            name = "combined.pdf" if self.volume == 1 else f"combined-{self.volume:03d}.pdf"
+            self._write_volume(self.folder / name)
+        else:
+            self.combined.close()
         details: dict[str, Any] = {"pages": self.pages, "variant": VARIANT}
         if self.context.bates is not None and self.count:
             ranges = list(self.context.bates_ranges.values())
             details["bates"] = {"first": ranges[0]["first"], "last": ranges[-1]["last"]}
         return PartSummary(self.name, files=self.files, documents=self.count, details=details)
+
+    def _write_volume(self, path: Path) -> None:
+        volume = "all documents" if path.name == "combined.pdf" else f"documents, volume {self.volume}"
+        self._declare_pdfa(self.combined, f"{self.context.case.get('name')} — {volume}")
+        with path.open("wb") as handle:
+            self.combined.write(handle)
+        self.combined.close()
+        self.files.append(self.relative(path))
 
     def _declare_pdfa(self, writer: PdfWriter, title: str) -> None:
         """Give the merged file what PDF/A asks of a catalogue: the first file's output intent, XMP, matching info."""
