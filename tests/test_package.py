@@ -113,3 +113,20 @@ def test_a_bad_redaction_pattern_is_a_config_error(workspace: Workspace, pattern
     result = workspace.cli("check-config")
     assert result.code == 2 and "exports.redaction_patterns[0].pattern" in result.err
     assert "not a regular expression" in result.err
+
+
+def test_a_missing_warc_stops_the_package_with_one_line_and_leaves_nothing(workspace: Workspace,
+                                                                           tmp_path: Path) -> None:
+    with main_street_case(workspace) as case:
+        stored = workspace.stored_warcs()[0]
+        aside = tmp_path / "aside.warc.gz"
+        stored.rename(aside)
+        out = tmp_path / "package"
+        failed = workspace.cli("export", case.case, "--out", str(out), "--format", "csv,native,wacz")
+        assert failed.code == 1 and failed.err.count("\n") == 1, failed.err
+        assert "cannot read the records for the package" in failed.err and "no package was written" in failed.err
+        assert not out.exists() and not out.with_name("package.partial").exists()
+        aside.rename(stored)  # the object is back: the same command now succeeds
+        again = workspace.cli("export", case.case, "--out", str(out), "--format", "csv,native,wacz")
+        assert again.code == 0, again.err
+    assert bagit.Bag(str(out)).is_valid()

@@ -21,6 +21,7 @@ from archiver.exports.package.builder import SELECTABLE, PackageError, PackageRe
 from archiver.exports.package.parts import BatesOptions
 from archiver.exports.selection import ExportRequest
 from archiver.exports.warc import export_warc
+from storage import StorageError
 
 FORMATS = {"jsonl": "items.jsonl with every version and its evidence",
            "warc": "the WARC records behind the items, cut from storage"}
@@ -109,6 +110,9 @@ def run_package(app: App, args: argparse.Namespace) -> int:
                          bates=bates.__dict__ if bates else None, manifest_sha256=result.manifest_sha256)
     except (PackageError, cases.CaseError) as exc:
         raise Failure(str(exc)) from None
+    except StorageError as exc:
+        raise Failure(f"cannot read the records for the package: {exc}; no package was written "
+                      "('archiver verify' checks every stored WARC)") from None
     except OSError as exc:
         raise Failure(f"cannot write the package to {args.out}: {exc.strerror or exc}") from None
     made = ", ".join(f"{p['part']} ({p['documents']})" for p in result.parts)

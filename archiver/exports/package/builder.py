@@ -134,7 +134,50 @@ def build(session: Session, storage: Storage, request: PackageRequest, *, agency
     context = PackageContext(session=session, storage=storage, data_dir=staging, agency=agency, case=summary,
                              exported_at=now, exported_by=by, software=f"gov-social-archiver/{__version__}",
                              redacting=request.redact, bates=request.bates)
-    parts = [_part(name, context) for name in chosen]
+    parts: list[PackagePart] = []
+    try:
+        parts = [_part(name, context) for name in chosen]
+        finished, count, redactions, warc_keys = _write_parts(session, staging, parts, item_ids, request)
+        part_rows = [{"part": s.name, "documents": s.documents, "files": len(s.files),
+                      **{k: v for k, v in s.details.items() if k != "source_warcs"}} for s in finished]
+        for s in finished:
+            warc_keys |= {w["key"] for w in s.details.get("source_warcs", [])}
+        meta = {"case": summary, "exported_at": now.isoformat(), "exported_by": by, "software": context.software,
+                "host": socket.gethostname(), "python": platform.python_version(), "agency": agency,
+                "storage": storage_url, "options": {"parts": chosen, "redact": request.redact,
+                                                    "bates": request.bates.__dict__ if request.bates else None}}
+        files, manifest_sha = _seal(session, staging, meta, cases.searches(session, case), part_rows,
+                                    _source_warcs(session, warc_keys), redactions, count, request.certifier)
+        if out.exists():
+            out.rmdir()
+        staging.replace(out)
+    except BaseException:
+        for part in parts:
+            part.abort()
+        shutil.rmtree(staging, ignore_errors=True)  # never leave half a package behind
+        raise
+    final = _zip(out) if request.zip else out
+    return PackageResult(final, count, part_rows, files, redactions, manifest_sha)
+
+
+def _seal(session: Session, staging: Path, meta: dict[str, Any], searches: list[dict[str, Any]],
+          part_rows: list[dict[str, Any]], sources: list[dict[str, Any]], redactions: int, count: int,
+          certifier: str) -> tuple[dict[str, str], str]:
+    """Custody record, certificate over every file before it, then the BagIt manifests."""
+    custody.write_json(staging / "custody.json",
+                       custody.custody_record(meta, searches, part_rows, sources, redactions))
+    files = custody.file_hashes(staging)
+    text = custody.certificate_text(meta, files, sources, certifier)
+    (staging / "certificate.txt").write_text(text, encoding="utf-8")
+    (staging / "certificate.html").write_text(custody.certificate_html(text), encoding="utf-8")
+    if "pdf" in meta["options"]["parts"]:  # WeasyPrint is loaded already; else the HTML prints from a browser
+        _certificate_pdf(text, staging / "certificate.pdf")
+    bag = bagit.make_bag(str(staging), _bag_info(meta, meta["case"], count), checksums=["sha256"])
+    return files, file_sha256(Path(bag.path) / "manifest-sha256.txt")
+
+def _write_parts(session: Session, staging: Path, parts: list[PackagePart], item_ids: list[int],
+                 request: PackageRequest) -> tuple[list[Any], int, int, set[str]]:
+    """One pass over the documents into every part; the redaction log beside them."""
     for part in parts:
         part.start()
     redactor = Redactor(request.redaction_patterns) if request.redact else None
@@ -159,34 +202,7 @@ def build(session: Session, storage: Storage, request: PackageRequest, *, agency
     finally:
         if redaction_log:
             redaction_log.close()
-    part_rows = [{"part": s.name, "documents": s.documents, "files": len(s.files),
-                  **{k: v for k, v in s.details.items() if k != "source_warcs"}} for s in finished]
-    for s in finished:
-        warc_keys |= {w["key"] for w in s.details.get("source_warcs", [])}
-    sources = _source_warcs(session, warc_keys)
-    meta = {"case": summary, "exported_at": now.isoformat(), "exported_by": by, "software": context.software,
-            "host": socket.gethostname(), "python": platform.python_version(), "agency": agency,
-            "storage": storage_url,
-            "options": {"parts": chosen, "redact": request.redact,
-                        "bates": request.bates.__dict__ if request.bates else None}}
-    custody.write_json(staging / "custody.json",
-                       custody.custody_record(meta, cases.searches(session, case), part_rows, sources, redactions))
-    files = custody.file_hashes(staging)
-    text = custody.certificate_text(meta, files, sources, request.certifier)
-    (staging / "certificate.txt").write_text(text, encoding="utf-8")
-    (staging / "certificate.html").write_text(custody.certificate_html(text), encoding="utf-8")
-    if "pdf" in chosen:  # WeasyPrint is loaded already; otherwise the HTML prints from any browser
-        _certificate_pdf(text, staging / "certificate.pdf")
-    bag = bagit.make_bag(str(staging), _bag_info(meta, summary, count), checksums=["sha256"])
-    manifest = Path(bag.path) / "manifest-sha256.txt"
-    manifest_sha = file_sha256(manifest)
-    if out.exists():
-        out.rmdir()
-    staging.replace(out)
-    final = out
-    if request.zip:
-        final = _zip(out)
-    return PackageResult(final, count, part_rows, files, redactions, manifest_sha)
+    return finished, count, redactions, warc_keys
 
 
 def _bag_info(meta: dict[str, Any], case: dict[str, Any], count: int) -> dict[str, str]:

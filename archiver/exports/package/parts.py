@@ -114,5 +114,8 @@ class PackagePart(ABC):
     def finish(self) -> PartSummary:
         """Close files and say what was written."""
 
+    def abort(self) -> None:  # noqa: B027 - most parts hold nothing that outlives the process
+        """The package failed: release what the part holds (files are removed by the builder)."""
+
     def relative(self, path: Path) -> str:
         return path.relative_to(self.context.data_dir).as_posix()

@@ -391,6 +391,11 @@ class PdfPart(PackagePart):
             details["bates"] = {"first": ranges[0]["first"], "last": ranges[-1]["last"]}
         return PartSummary(self.name, files=self.files, documents=self.count, details=details)
 
+    def abort(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
     def _write_volume(self, path: Path) -> None:
         volume = "all documents" if path.name == "combined.pdf" else f"documents, volume {self.volume}"
         self._declare_pdfa(self.combined, f"{self.context.case.get('name')} — {volume}")
