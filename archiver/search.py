@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from archiver.index.models import Account, Item, Version
 from archiver.search_filtered import ranked_items
+from archiver.search_phrase import one_term, ranked_slice
 
 # Counting every match of a common word costs more than the page itself; past this many,
 # a search reports "at least" (total_is_exact False) instead of reading on. Whole selections
@@ -175,6 +176,8 @@ def _sqlite_ranked(session: Session, query: SearchQuery, conditions: list[Column
     words = _FTS.c.versions_fts.op("MATCH")(terms)
     # bm25 of a phrase or several words matches position lists per word, so slices shrink.
     size = max(RANK_SLICE // len(terms.split()), 1)
+    # One word or one phrase: its bm25 order needs no count over the whole index (search_phrase).
+    term = one_term(session, re.findall(r'"([^"]*)"', terms))
     upper: int | None = None
     seen: set[int] = set()  # while counting up to skip
     while True:
@@ -192,14 +195,25 @@ def _sqlite_ranked(session: Session, query: SearchQuery, conditions: list[Column
                     return
                 upper = lower
                 continue
-        with session.execute(statement) as rows:  # closed if the reader stops
-            for chunk in rows.yield_per(200).scalars().partitions():
-                if len(seen) < skip:
-                    seen.update(chunk)
-                yield from chunk
+        ranked = ranked_slice(session, term, terms, lower, upper, conditions) if term else None
+        if ranked is not None:
+            if len(seen) < skip:
+                seen.update(ranked)
+            yield from ranked
+        else:
+            yield from _fts5_ranked(session, statement, seen, skip)
         if lower is None:
             return
         upper = lower
+
+
+def _fts5_ranked(session: Session, statement: Select[Any], seen: set[int], skip: int) -> Iterator[int]:
+    """A slice's item ids as FTS5 ranks them, noting those among the first ``skip``."""
+    with session.execute(statement) as rows:  # closed if the reader stops
+        for chunk in rows.yield_per(200).scalars().partitions():
+            if len(seen) < skip:
+                seen.update(chunk)
+            yield from chunk
 
 
 def _postgres_matches(query: SearchQuery, conditions: list[ColumnElement[bool]]) -> Select[Any]:

@@ -1,0 +1,127 @@
+"""SQLite ranking of a one-term search (one word or one quoted phrase) without FTS5's bm25 call.
+
+FTS5's bm25 weighs each term by how many rows of the whole index hold it, and it counts them for
+every query: for a phrase of two common words that means matching the phrase over the whole index
+(~90 ms at 1M versions), once per ranked slice. With a single term that weight is the same for
+every row, so it cannot change the order: rows sort by the rest of bm25,
+f = tf·(k1+1) / (tf + k1·(1 - b + b·dl/avgdl)), best first, ties by rowid (FTS5 sorts its rows,
+read in rowid order, with SQLite's stable sorter).
+
+Per slice, FTS5 still finds the matches (a doclist merge, no scoring). Its own highlight() marks
+each phrase occurrence in each row, so tf is counted with FTS5's tokenizer and phrase matching,
+not an imitation; dl is the row's token count from FTS5's docsize table; avgdl comes from FTS5's
+averages record. Occurrences that overlap (``"budget budget"`` in "budget budget budget") are
+marked as one span, so for a phrase that can overlap itself each span's tokens are counted.
+
+Where two different rows' f values differ by less than rounding could blur once multiplied by the
+term's weight, the slice is left to FTS5's own ranking (the caller's statement), so the order is
+always FTS5's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+
+from sqlalchemy import ColumnElement, column, func, select, table
+from sqlalchemy.orm import Session
+
+from archiver.index.models import Item, Version
+from archiver.search_filtered import _B, _K1, _Tokens, _varint, _word_rows
+
+# Tests turn this off to compare with FTS5's ranking of the same slices.
+RANK_IN_PYTHON = True
+_FTS = table("versions_fts", column("rowid"), column("text"), column("versions_fts"))
+_SIZES = table("versions_fts_docsize", column("id"), column("sz"))
+_OPEN, _CLOSE = "\x01", "\x02"
+# Two rows whose f differ by less than this (relatively) might tie in FTS5's score: see module doc.
+_NEAR = 1e-9
+
+
+@dataclass(frozen=True)
+class OneTerm:
+    tokens: tuple[str, ...]  # the term as FTS5's tokenizer gives it
+    overlaps: bool  # whether two occurrences can share tokens
+    avgdl: float
+
+
+def one_term(session: Session, phrases: list[str]) -> OneTerm | None:
+    """The query's single term, or None when this path does not apply (several terms, none)."""
+    if not RANK_IN_PYTHON or len(phrases) != 1 or session.get_bind().dialect.name != "sqlite":
+        return None
+    tokenizer = _Tokens(session)
+    try:
+        tokens = tuple(tokenizer.split({1: phrases[0]})[1])
+    finally:
+        tokenizer.close()
+    if not tokens:
+        return None
+    rows, total, _ = _word_rows(session, [])
+    overlaps = any(tokens[shift:] == tokens[:-shift] for shift in range(1, len(tokens)))
+    return OneTerm(tokens, overlaps, total / (rows if rows > 0 else 1))
+
+
+def _f(freq: float, length: float, avgdl: float) -> float:
+    """bm25 of one row without the term weight, operation for operation as fts5_aux.c has it."""
+    return (freq * (_K1 + 1.0)) / (freq + _K1 * (1 - _B + _B * length / avgdl))
+
+
+def order(found: dict[int, tuple[int, int]], avgdl: float) -> list[int] | None:
+    """Row ids by FTS5's bm25 order given each row's (tf, dl); None where rounding could decide."""
+    scores = {key: _f(float(key[0]), float(key[1]), avgdl) for key in set(found.values())}
+    distinct = sorted(set(scores.values()))
+    if any(high - low <= _NEAR * high for low, high in pairwise(distinct)):
+        return None
+    return sorted(found, key=lambda rowid: (-scores[found[rowid]], rowid))
+
+
+def _span_counts(session: Session, term: OneTerm, marked: dict[int, str]) -> dict[int, int]:
+    """Per row, the term's occurrences inside its marked spans (for a term that overlaps itself)."""
+    spans: list[tuple[int, str]] = []
+    owner: list[int] = []
+    for rowid, text in marked.items():
+        for piece in text.split(_OPEN)[1:]:
+            owner.append(rowid)
+            spans.append((len(spans), piece.split(_CLOSE, 1)[0]))
+    tokenizer = _Tokens(session)  # the index's tokenizer, on the few words of each span
+    try:
+        tokenizer.db.executemany("INSERT INTO t (rowid, text) VALUES (?, ?)", spans)
+        at: dict[int, dict[int, str]] = {}
+        for token, span, offset in tokenizer.db.execute("SELECT term, doc, offset FROM v"):
+            at.setdefault(span, {})[offset] = token
+    finally:
+        tokenizer.close()
+    counts = dict.fromkeys(marked, 0)
+    size = len(term.tokens)
+    for span, tokens_at in at.items():
+        tokens = tuple(tokens_at[n] for n in sorted(tokens_at))
+        counts[owner[span]] += sum(tokens[n:n + size] == term.tokens for n in range(len(tokens) - size + 1))
+    return counts
+
+
+def ranked_slice(session: Session, term: OneTerm, fts_query: str, lower: int | None, upper: int | None,
+                 conditions: list[ColumnElement[bool]]) -> list[int] | None:
+    """Item ids of the matching versions with ids in [lower, upper), best first (an item may repeat).
+
+    None when FTS5 should rank this slice itself (see module doc).
+    """
+    words = _FTS.c.versions_fts.op("MATCH")(fts_query)
+    bounds = [*([_FTS.c.rowid >= lower] if lower is not None else []),
+              *([_FTS.c.rowid < upper] if upper is not None else [])]
+    size = select(_SIZES.c.sz).where(_SIZES.c.id == _FTS.c.rowid).scalar_subquery()
+    marked = {rowid: (text, length, sz) for rowid, text, length, sz in session.execute(
+        select(_FTS.c.rowid, func.highlight(_FTS.c.versions_fts, 0, _OPEN, _CLOSE), func.length(_FTS.c.text), size)
+        .where(words, *bounds))}
+    # Text holding the marker characters itself would be miscounted: FTS5 ranks such a slice.
+    spans = {rowid: len(text) - length for rowid, (text, length, _) in marked.items()}
+    if any(text.count(_OPEN) * 2 != spans[rowid] for rowid, (text, _, _) in marked.items()):
+        return None
+    counts = {rowid: n // 2 for rowid, n in spans.items()}
+    if term.overlaps:
+        counts = _span_counts(session, term, {rowid: text for rowid, (text, _, _) in marked.items()})
+    in_slice = select(_FTS.c.rowid).where(words, *bounds)
+    owners = dict(session.execute(select(Version.id, Version.item_id).join(Item, Item.id == Version.item_id)
+                                  .where(Version.id.in_(in_slice), *conditions)).all())
+    found = {rowid: (counts[rowid], _varint(marked[rowid][2], 0)[0]) for rowid in owners}
+    ranked = order(found, term.avgdl)
+    return None if ranked is None else [owners[rowid] for rowid in ranked]
