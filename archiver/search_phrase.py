@@ -31,6 +31,8 @@ from archiver.search_filtered import _B, _K1, _Tokens, _varint, _word_rows
 
 # Tests turn this off to compare with FTS5's ranking of the same slices.
 RANK_IN_PYTHON = True
+# Only phrases: for one word, FTS5 counts its rows from one doclist, faster than reading the texts.
+MIN_TOKENS = 2
 _FTS = table("versions_fts", column("rowid"), column("text"), column("versions_fts"))
 _SIZES = table("versions_fts_docsize", column("id"), column("sz"))
 _OPEN, _CLOSE = "\x01", "\x02"
@@ -54,7 +56,7 @@ def one_term(session: Session, phrases: list[str]) -> OneTerm | None:
         tokens = tuple(tokenizer.split({1: phrases[0]})[1])
     finally:
         tokenizer.close()
-    if not tokens:
+    if len(tokens) < max(MIN_TOKENS, 1):
         return None
     rows, total, _ = _word_rows(session, [])
     overlaps = any(tokens[shift:] == tokens[:-shift] for shift in range(1, len(tokens)))
@@ -108,20 +110,23 @@ def ranked_slice(session: Session, term: OneTerm, fts_query: str, lower: int | N
     words = _FTS.c.versions_fts.op("MATCH")(fts_query)
     bounds = [*([_FTS.c.rowid >= lower] if lower is not None else []),
               *([_FTS.c.rowid < upper] if upper is not None else [])]
+    # Row by row as FTS5 hands them over: subqueries, so no join order can put FTS5 inside a loop.
     size = select(_SIZES.c.sz).where(_SIZES.c.id == _FTS.c.rowid).scalar_subquery()
-    marked = {rowid: (text, length, sz) for rowid, text, length, sz in session.execute(
-        select(_FTS.c.rowid, func.highlight(_FTS.c.versions_fts, 0, _OPEN, _CLOSE), func.length(_FTS.c.text), size)
-        .where(words, *bounds))}
-    # Text holding the marker characters itself would be miscounted: FTS5 ranks such a slice.
-    spans = {rowid: len(text) - length for rowid, (text, length, _) in marked.items()}
-    if any(text.count(_OPEN) * 2 != spans[rowid] for rowid, (text, _, _) in marked.items()):
+    owner = select(Version.item_id).where(Version.id == _FTS.c.rowid).scalar_subquery()
+    rows = session.execute(select(_FTS.c.rowid, owner, size, func.length(_FTS.c.text),
+                                  func.highlight(_FTS.c.versions_fts, 0, _OPEN, _CLOSE)).where(words, *bounds)).all()
+    owners = {rowid: item_id for rowid, item_id, *_ in rows}
+    if conditions:
+        kept = select(Version.id).join(Item, Item.id == Version.item_id).where(
+            Version.id.in_(select(_FTS.c.rowid).where(words, *bounds)), *conditions)
+        owners = {rowid: owners[rowid] for rowid in session.scalars(kept)}
+    # highlight() adds one opening and one closing mark per span: text already holding the marks
+    # would be miscounted, so FTS5 ranks such a slice.
+    marked = {rowid: text for rowid, _, _, length, text in rows if rowid in owners}
+    spans = {rowid: len(text) - length for rowid, _, _, length, text in rows if rowid in owners}
+    if any(text.count(_OPEN) * 2 != spans[rowid] for rowid, text in marked.items()):
         return None
-    counts = {rowid: n // 2 for rowid, n in spans.items()}
-    if term.overlaps:
-        counts = _span_counts(session, term, {rowid: text for rowid, (text, _, _) in marked.items()})
-    in_slice = select(_FTS.c.rowid).where(words, *bounds)
-    owners = dict(session.execute(select(Version.id, Version.item_id).join(Item, Item.id == Version.item_id)
-                                  .where(Version.id.in_(in_slice), *conditions)).all())
-    found = {rowid: (counts[rowid], _varint(marked[rowid][2], 0)[0]) for rowid in owners}
-    ranked = order(found, term.avgdl)
+    counts = _span_counts(session, term, marked) if term.overlaps else {rowid: n // 2 for rowid, n in spans.items()}
+    lengths = {rowid: _varint(sz, 0)[0] for rowid, _, sz, _, _ in rows if rowid in owners}
+    ranked = order({rowid: (counts[rowid], lengths[rowid]) for rowid in owners}, term.avgdl)
     return None if ranked is None else [owners[rowid] for rowid in ranked]
