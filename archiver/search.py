@@ -162,7 +162,7 @@ def _sqlite_matches(query: SearchQuery, conditions: list[ColumnElement[bool]]) -
 
 
 def _sqlite_ranked(session: Session, query: SearchQuery, conditions: list[ColumnElement[bool]],
-                   skip: int = 0) -> Iterator[int]:
+                   skip: int = 0, known: set[int] | None = None) -> Iterator[int]:
     """Item ids, best first within slices of matching versions, newest slice first.
 
     bm25 costs a few microseconds per match, so ranking all 600,000 versions holding a word as
@@ -171,6 +171,7 @@ def _sqlite_ranked(session: Session, query: SearchQuery, conditions: list[Column
 
     The first ``skip`` distinct items are only counted by the caller (they precede its page), so
     a slice whose items all fall among them is read unranked: the same items, in any order.
+    Items of slices read whole before their first row is handed over are added to ``known``.
     """
     terms = fts5_query(query.text or "")
     words = _FTS.c.versions_fts.op("MATCH")(terms)
@@ -197,6 +198,8 @@ def _sqlite_ranked(session: Session, query: SearchQuery, conditions: list[Column
                 continue
         ranked = ranked_slice(session, term, terms, lower, upper, conditions) if term else None
         if ranked is not None:
+            if known is not None:
+                known.update(ranked)
             if len(seen) < skip:
                 seen.update(ranked)
             yield from ranked
@@ -249,14 +252,15 @@ def _filtered_first(session: Session, query: SearchQuery) -> list[int] | None:
     return ranked_items(session, re.findall(r'"([^"]*)"', terms), _filters(session, query), terms)
 
 
-def _id_rows(session: Session, query: SearchQuery, skip: int = 0) -> Iterator[int]:
+def _id_rows(session: Session, query: SearchQuery, skip: int = 0, known: set[int] | None = None) -> Iterator[int]:
     """Item ids in result order, possibly repeating an item (first is its best).
 
     The first ``skip`` distinct items may come in any order (the caller only counts them).
+    Matching items seen on the way may be added to ``known`` (see _sqlite_ranked).
     """
     statement, repeats = _ordered(session, query)
     if repeats:
-        return _sqlite_ranked(session, query, _filters(session, query), skip)
+        return _sqlite_ranked(session, query, _filters(session, query), skip, known)
     return iter(session.scalars(statement.execution_options(yield_per=1000)))
 
 
@@ -302,13 +306,16 @@ def _count(session: Session, query: SearchQuery) -> tuple[int, bool]:
 def _page_ids(session: Session, query: SearchQuery, stop: int) -> tuple[list[int], int, bool]:
     """The first ``stop`` ids in result order, and the count (exact, or a lower bound)."""
     statement, repeats = _ordered(session, query)
+    known: set[int] = set()
     if repeats:
-        found, exhausted = _distinct(_id_rows(session, query, query.offset), stop)
+        found, exhausted = _distinct(_id_rows(session, query, query.offset, known), stop)
     else:
         found = list(session.scalars(statement.limit(stop)))
         exhausted = len(found) < stop
     if exhausted:  # the page read every match, so the count is known without another query
         return found, len(found), True
+    if len(known) > COUNT_CAP:  # ranking already saw more items than a count reports
+        return found, max(COUNT_CAP, stop), False
     total, exact = _count(session, query)
     return found, (max(total, stop) if not exact else total), exact
 

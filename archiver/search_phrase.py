@@ -45,6 +45,9 @@ class OneTerm:
     tokens: tuple[str, ...]  # the term as FTS5's tokenizer gives it
     overlaps: bool  # whether two occurrences can share tokens
     avgdl: float
+    # For a term that overlaps itself: an FTS5 query for the texts where two occurrences do
+    # ("budget budget budget" for "budget budget"); None: treat every text as one that may.
+    overlapping: str | None = None
 
 
 def one_term(session: Session, phrases: list[str]) -> OneTerm | None:
@@ -54,13 +57,19 @@ def one_term(session: Session, phrases: list[str]) -> OneTerm | None:
     tokenizer = _Tokens(session)
     try:
         tokens = tuple(tokenizer.split({1: phrases[0]})[1])
+        shifts = [shift for shift in range(1, len(tokens)) if tokens[shift:] == tokens[:-shift]]
+        # Occurrences ``shift`` tokens apart overlap: the term followed by its last ``shift`` tokens.
+        longer = [" ".join(tokens + tokens[len(tokens) - shift:]) for shift in shifts]
+        # Only if the tokenizer gives the tokens back unchanged (stemming a stem again may not).
+        again = tokenizer.split({n + 2: words for n, words in enumerate(longer)}) if longer else {}
+        exact = all(" ".join(again[n + 2]) == words for n, words in enumerate(longer))
     finally:
         tokenizer.close()
     if len(tokens) < max(MIN_TOKENS, 1):
         return None
     rows, total, _ = _word_rows(session, [])
-    overlaps = any(tokens[shift:] == tokens[:-shift] for shift in range(1, len(tokens)))
-    return OneTerm(tokens, overlaps, total / (rows if rows > 0 else 1))
+    overlapping = " OR ".join(f'"{words}"' for words in longer) if longer and exact else None
+    return OneTerm(tokens, bool(shifts), total / (rows if rows > 0 else 1), overlapping)
 
 
 def _f(freq: float, length: float, avgdl: float) -> float:
@@ -126,7 +135,11 @@ def ranked_slice(session: Session, term: OneTerm, fts_query: str, lower: int | N
     spans = {rowid: len(text) - length for rowid, _, _, length, text in rows if rowid in owners}
     if any(text.count(_OPEN) * 2 != spans[rowid] for rowid, text in marked.items()):
         return None
-    counts = _span_counts(session, term, marked) if term.overlaps else {rowid: n // 2 for rowid, n in spans.items()}
+    counts = {rowid: n // 2 for rowid, n in spans.items()}  # one occurrence per span ...
+    if term.overlaps:  # ... unless occurrences overlap: then a span may hold several
+        merged = set(owners) if term.overlapping is None else set(session.scalars(
+            select(_FTS.c.rowid).where(_FTS.c.versions_fts.op("MATCH")(term.overlapping), *bounds)))
+        counts.update(_span_counts(session, term, {rowid: marked[rowid] for rowid in merged & set(owners)}))
     lengths = {rowid: _varint(sz, 0)[0] for rowid, _, sz, _, _ in rows if rowid in owners}
     ranked = order({rowid: (counts[rowid], lengths[rowid]) for rowid in owners}, term.avgdl)
     return None if ranked is None else [owners[rowid] for rowid in ranked]

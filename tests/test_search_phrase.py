@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -101,6 +102,9 @@ def test_each_slice_is_ranked_here_as_fts5_ranks_it(index: IndexDB, words: str,
         term = search_phrase.one_term(session, [fts5_query(words).strip('"')])
         assert term is not None
         ranked = search_phrase.ranked_slice(session, term, fts5_query(words), None, None, [])
+        # Every span tokenized again, not only those in texts where occurrences overlap: the same.
+        everywhere = replace(term, overlapping=None)
+        assert search_phrase.ranked_slice(session, everywhere, fts5_query(words), None, None, []) == ranked
         owners = {version.id: version.item_id for version in session.query(Version)}
     fts5 = _fts5_versions(index, words)
     assert ranked == [owners[version_id] for version_id, _ in fts5]
@@ -140,6 +144,10 @@ def test_words_and_several_terms_keep_fts5_ranking(index: IndexDB) -> None:
         assert search_phrase.one_term(session, ["..."]) is None  # no word at all
         term = search_phrase.one_term(session, ["budget budget"])
         assert term is not None and term.overlaps and term.tokens == ("budget", "budget")
+        assert term.overlapping == '"budget budget budget"'  # where two occurrences share a word
+        term = search_phrase.one_term(session, ["Park lane PARKING"])
+        assert term is not None and term.overlapping == '"park lane park lane park"'
+
         assert not search_phrase.one_term(session, ["bike lane"]).overlaps  # type: ignore[union-attr]
 
 
