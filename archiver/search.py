@@ -182,21 +182,22 @@ def _sqlite_ranked(session: Session, query: SearchQuery, conditions: list[Column
     upper: int | None = None
     seen: set[int] = set()  # while counting up to skip
     while True:
-        newest = select(_FTS.c.rowid).where(words, *([_FTS.c.rowid < upper] if upper is not None else []))
-        lower = session.scalar(newest.order_by(_FTS.c.rowid.desc()).limit(1).offset(size - 1))
-        bounds = [*([_FTS.c.rowid >= lower] if lower is not None else []),
-                  *([_FTS.c.rowid < upper] if upper is not None else [])]
-        statement = _sqlite_matches(query, [*conditions, *bounds])
-        if len(seen) < skip:
-            before = set(session.scalars(statement.order_by(None)))
-            if len(seen | before) <= skip:
-                seen |= before
-                yield from before
-                if lower is None:
-                    return
-                upper = lower
-                continue
-        ranked = ranked_slice(session, term, terms, lower, upper, conditions) if term else None
+        lower: int | None = None
+        if term is None or len(seen) < skip:
+            newest = select(_FTS.c.rowid).where(words, *([_FTS.c.rowid < upper] if upper is not None else []))
+            lower = session.scalar(newest.order_by(_FTS.c.rowid.desc()).limit(1).offset(size - 1))
+            if len(seen) < skip:
+                before = set(session.scalars(_sqlite_matches(query, [*conditions, *_bounds(lower, upper)])
+                                             .order_by(None)))
+                if len(seen | before) <= skip:
+                    seen |= before
+                    yield from before
+                    if lower is None:
+                        return
+                    upper = lower
+                    continue
+        # A phrase's slice is found and ranked in one pass; None: FTS5 ranks it (search_phrase).
+        ranked, lower = ranked_slice(session, term, terms, size, upper, conditions) if term else (None, lower)
         if ranked is not None:
             if known is not None:
                 known.update(ranked)
@@ -204,10 +205,17 @@ def _sqlite_ranked(session: Session, query: SearchQuery, conditions: list[Column
                 seen.update(ranked)
             yield from ranked
         else:
-            yield from _fts5_ranked(session, statement, seen, skip)
+            yield from _fts5_ranked(session, _sqlite_matches(query, [*conditions, *_bounds(lower, upper)]), seen,
+                                    skip)
         if lower is None:
             return
         upper = lower
+
+
+def _bounds(lower: int | None, upper: int | None) -> list[ColumnElement[bool]]:
+    """A slice of matches: versions_fts rowids in [lower, upper), either end open when None."""
+    return [*([_FTS.c.rowid >= lower] if lower is not None else []),
+            *([_FTS.c.rowid < upper] if upper is not None else [])]
 
 
 def _fts5_ranked(session: Session, statement: Select[Any], seen: set[int], skip: int) -> Iterator[int]:

@@ -110,20 +110,24 @@ def _span_counts(session: Session, term: OneTerm, marked: dict[int, str]) -> dic
     return counts
 
 
-def ranked_slice(session: Session, term: OneTerm, fts_query: str, lower: int | None, upper: int | None,
-                 conditions: list[ColumnElement[bool]]) -> list[int] | None:
-    """Item ids of the matching versions with ids in [lower, upper), best first (an item may repeat).
+def ranked_slice(session: Session, term: OneTerm, fts_query: str, size: int, upper: int | None,
+                 conditions: list[ColumnElement[bool]]) -> tuple[list[int] | None, int | None]:
+    """The ``size`` newest matching versions below ``upper``: their item ids best first (an item
+    may repeat), and the lowest version id among them (None when fewer matched: the last slice).
 
-    None when FTS5 should rank this slice itself (see module doc).
+    The item ids are None when FTS5 should rank this slice itself (see module doc).
     """
     words = _FTS.c.versions_fts.op("MATCH")(fts_query)
+    # Row by row as FTS5 hands them over: subqueries, so no join order can put FTS5 inside a loop.
+    sz = select(_SIZES.c.sz).where(_SIZES.c.id == _FTS.c.rowid).scalar_subquery()
+    owner = select(Version.item_id).where(Version.id == _FTS.c.rowid).scalar_subquery()
+    rows = session.execute(
+        select(_FTS.c.rowid, owner, sz, func.length(_FTS.c.text), func.highlight(_FTS.c.versions_fts, 0, _OPEN, _CLOSE))
+        .where(words, *([_FTS.c.rowid < upper] if upper is not None else []))
+        .order_by(_FTS.c.rowid.desc()).limit(size)).all()
+    lower = rows[-1][0] if len(rows) == size else None
     bounds = [*([_FTS.c.rowid >= lower] if lower is not None else []),
               *([_FTS.c.rowid < upper] if upper is not None else [])]
-    # Row by row as FTS5 hands them over: subqueries, so no join order can put FTS5 inside a loop.
-    size = select(_SIZES.c.sz).where(_SIZES.c.id == _FTS.c.rowid).scalar_subquery()
-    owner = select(Version.item_id).where(Version.id == _FTS.c.rowid).scalar_subquery()
-    rows = session.execute(select(_FTS.c.rowid, owner, size, func.length(_FTS.c.text),
-                                  func.highlight(_FTS.c.versions_fts, 0, _OPEN, _CLOSE)).where(words, *bounds)).all()
     owners = {rowid: item_id for rowid, item_id, *_ in rows}
     if conditions:
         kept = select(Version.id).join(Item, Item.id == Version.item_id).where(
@@ -134,7 +138,7 @@ def ranked_slice(session: Session, term: OneTerm, fts_query: str, lower: int | N
     marked = {rowid: text for rowid, _, _, length, text in rows if rowid in owners}
     spans = {rowid: len(text) - length for rowid, _, _, length, text in rows if rowid in owners}
     if any(text.count(_OPEN) * 2 != spans[rowid] for rowid, text in marked.items()):
-        return None
+        return None, lower
     counts = {rowid: n // 2 for rowid, n in spans.items()}  # one occurrence per span ...
     if term.overlaps:  # ... unless occurrences overlap: then a span may hold several
         merged = set(owners) if term.overlapping is None else set(session.scalars(
@@ -142,4 +146,4 @@ def ranked_slice(session: Session, term: OneTerm, fts_query: str, lower: int | N
         counts.update(_span_counts(session, term, {rowid: marked[rowid] for rowid in merged & set(owners)}))
     lengths = {rowid: _varint(sz, 0)[0] for rowid, _, sz, _, _ in rows if rowid in owners}
     ranked = order({rowid: (counts[rowid], lengths[rowid]) for rowid in owners}, term.avgdl)
-    return None if ranked is None else [owners[rowid] for rowid in ranked]
+    return (None if ranked is None else [owners[rowid] for rowid in ranked]), lower

@@ -101,10 +101,10 @@ def test_each_slice_is_ranked_here_as_fts5_ranks_it(index: IndexDB, words: str,
     with index.session() as session:
         term = search_phrase.one_term(session, [fts5_query(words).strip('"')])
         assert term is not None
-        ranked = search_phrase.ranked_slice(session, term, fts5_query(words), None, None, [])
+        ranked = search_phrase.ranked_slice(session, term, fts5_query(words), 10**6, None, [])[0]
         # Every span tokenized again, not only those in texts where occurrences overlap: the same.
         everywhere = replace(term, overlapping=None)
-        assert search_phrase.ranked_slice(session, everywhere, fts5_query(words), None, None, []) == ranked
+        assert search_phrase.ranked_slice(session, everywhere, fts5_query(words), 10**6, None, [])[0] == ranked
         owners = {version.id: version.item_id for version in session.query(Version)}
     fts5 = _fts5_versions(index, words)
     assert ranked == [owners[version_id] for version_id, _ in fts5]
@@ -118,7 +118,7 @@ def test_ties_are_broken_as_fts5_breaks_them(index: IndexDB, monkeypatch: pytest
     with index.session() as session:
         term = search_phrase.one_term(session, ["budget"])
         assert term is not None
-        ranked = search_phrase.ranked_slice(session, term, '"budget"', None, None, [])
+        ranked = search_phrase.ranked_slice(session, term, '"budget"', 10**6, None, [])[0]
         owners = {version.id: version.item_id for version in session.query(Version)}
     assert ranked == [owners[version_id] for version_id, _ in fts5]
 
@@ -162,3 +162,21 @@ def test_scores_too_close_to_order_safely_are_left_to_fts5() -> None:
     assert search_phrase.order({1: (1, 4), 2: (2, 10)}, avgdl) == [2, 1]  # clearly apart: decided here
     assert search_phrase.order({1: (1, 4), 2: (2, length)}, avgdl) is None  # type: ignore[dict-item]
     assert search_phrase.order({5: (1, 4), 3: (1, 4), 4: (2, 4)}, avgdl) == [4, 3, 5]  # ties by rowid
+
+
+@pytest.mark.parametrize("cap", [3, 1_000])
+def test_pages_and_totals_are_those_fts5_ranking_gives(index: IndexDB, cap: int,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search_module, "RANK_SLICE", 30)  # phrases: slices of 15 versions
+    monkeypatch.setattr(search_module, "COUNT_CAP", cap)  # 3: a ranked slice already shows more items
+    monkeypatch.setattr(search_filtered, "MAX_CANDIDATES", -1)
+
+    def pages(flag: bool) -> list[tuple[list[int], int, bool]]:
+        monkeypatch.setattr(search_phrase, "RANK_IN_PYTHON", flag)
+        with index.session() as session:
+            found = [search(session, SearchQuery(text='"the the"', limit=4, offset=n)) for n in range(0, 40, 4)]
+        return [([hit.item_id for hit in page.hits], page.total, page.total_is_exact) for page in found]
+
+    here = pages(True)
+    assert here == pages(False)
+    assert len({item for ids, _, _ in here for item in ids}) == sum(len(ids) for ids, _, _ in here) > 20
