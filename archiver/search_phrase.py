@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import pairwise
 
-from sqlalchemy import ColumnElement, column, func, select, table
+from sqlalchemy import ColumnElement, column, select, table
 from sqlalchemy.orm import Session
 
 from archiver.index.models import Item, Version
@@ -36,6 +36,12 @@ MIN_TOKENS = 2
 _FTS = table("versions_fts", column("rowid"), column("text"), column("versions_fts"))
 _SIZES = table("versions_fts_docsize", column("id"), column("sz"))
 _OPEN, _CLOSE = "\x01", "\x02"
+# A slice, newest first, row by row as FTS5 hands it over (subqueries, so no join order can put
+# FTS5 inside a loop): version, item, token count (FTS5's docsize), text length, marked text.
+_SLICE = ("SELECT rowid, (SELECT item_id FROM versions WHERE id = versions_fts.rowid), "
+          "(SELECT sz FROM versions_fts_docsize WHERE id = versions_fts.rowid), length(text), "
+          "highlight(versions_fts, 0, char(1), char(2)) FROM versions_fts WHERE versions_fts MATCH ? {} "
+          "ORDER BY rowid DESC LIMIT ?")
 # Two rows whose f differ by less than this (relatively) might tie in FTS5's score: see module doc.
 _NEAR = 1e-9
 
@@ -118,13 +124,13 @@ def ranked_slice(session: Session, term: OneTerm, fts_query: str, size: int, upp
     The item ids are None when FTS5 should rank this slice itself (see module doc).
     """
     words = _FTS.c.versions_fts.op("MATCH")(fts_query)
-    # Row by row as FTS5 hands them over: subqueries, so no join order can put FTS5 inside a loop.
-    sz = select(_SIZES.c.sz).where(_SIZES.c.id == _FTS.c.rowid).scalar_subquery()
-    owner = select(Version.item_id).where(Version.id == _FTS.c.rowid).scalar_subquery()
-    rows = session.execute(
-        select(_FTS.c.rowid, owner, sz, func.length(_FTS.c.text), func.highlight(_FTS.c.versions_fts, 0, _OPEN, _CLOSE))
-        .where(words, *([_FTS.c.rowid < upper] if upper is not None else []))
-        .order_by(_FTS.c.rowid.desc()).limit(size)).all()
+    # Straight to the driver: building thousands of result rows costs SQLAlchemy several ms.
+    cursor = session.connection().connection.cursor()
+    try:
+        rows = cursor.execute(_SLICE.format("AND rowid < ?" if upper is not None else ""),
+                              [fts_query, *([upper] if upper is not None else []), size]).fetchall()
+    finally:
+        cursor.close()
     lower = rows[-1][0] if len(rows) == size else None
     bounds = [*([_FTS.c.rowid >= lower] if lower is not None else []),
               *([_FTS.c.rowid < upper] if upper is not None else [])]
@@ -133,17 +139,19 @@ def ranked_slice(session: Session, term: OneTerm, fts_query: str, size: int, upp
         kept = select(Version.id).join(Item, Item.id == Version.item_id).where(
             Version.id.in_(select(_FTS.c.rowid).where(words, *bounds)), *conditions)
         owners = {rowid: owners[rowid] for rowid in session.scalars(kept)}
-    # highlight() adds one opening and one closing mark per span: text already holding the marks
-    # would be miscounted, so FTS5 ranks such a slice.
-    marked = {rowid: text for rowid, _, _, length, text in rows if rowid in owners}
-    spans = {rowid: len(text) - length for rowid, _, _, length, text in rows if rowid in owners}
-    if any(text.count(_OPEN) * 2 != spans[rowid] for rowid, text in marked.items()):
-        return None, lower
-    counts = {rowid: n // 2 for rowid, n in spans.items()}  # one occurrence per span ...
+    counts: dict[int, int] = {}  # occurrences: one per span highlight() marks ...
+    lengths: dict[int, int] = {}
+    marked: dict[int, str] = {}
+    for rowid, _, sz, length, text in rows:
+        if rowid in owners:
+            # One opening and one closing mark per span: a text that already held the marks
+            # would be miscounted, so FTS5 ranks such a slice.
+            if text.count(_OPEN) * 2 != len(text) - length:
+                return None, lower
+            counts[rowid], lengths[rowid], marked[rowid] = text.count(_OPEN), _varint(sz, 0)[0], text
     if term.overlaps:  # ... unless occurrences overlap: then a span may hold several
         merged = set(owners) if term.overlapping is None else set(session.scalars(
             select(_FTS.c.rowid).where(_FTS.c.versions_fts.op("MATCH")(term.overlapping), *bounds)))
         counts.update(_span_counts(session, term, {rowid: marked[rowid] for rowid in merged & set(owners)}))
-    lengths = {rowid: _varint(sz, 0)[0] for rowid, _, sz, _, _ in rows if rowid in owners}
     ranked = order({rowid: (counts[rowid], lengths[rowid]) for rowid in owners}, term.avgdl)
     return (None if ranked is None else [owners[rowid] for rowid in ranked]), lower
