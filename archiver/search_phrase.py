@@ -1,21 +1,23 @@
-"""SQLite ranking of a one-term search (one word or one quoted phrase) without FTS5's bm25 call.
+"""SQLite ranking of a search for one quoted phrase alone, without FTS5's bm25 call.
 
 FTS5's bm25 weighs each term by how many rows of the whole index hold it, and it counts them for
 every query: for a phrase of two common words that means matching the phrase over the whole index
 (~90 ms at 1M versions), once per ranked slice. With a single term that weight is the same for
 every row, so it cannot change the order: rows sort by the rest of bm25,
 f = tf·(k1+1) / (tf + k1·(1 - b + b·dl/avgdl)), best first, ties by rowid (FTS5 sorts its rows,
-read in rowid order, with SQLite's stable sorter).
+read in rowid order, with SQLite's stable sorter). A single word stays with FTS5: counting its
+rows reads one doclist, which is faster than reading the texts as done here.
 
 Per slice, FTS5 still finds the matches (a doclist merge, no scoring). Its own highlight() marks
 each phrase occurrence in each row, so tf is counted with FTS5's tokenizer and phrase matching,
 not an imitation; dl is the row's token count from FTS5's docsize table; avgdl comes from FTS5's
 averages record. Occurrences that overlap (``"budget budget"`` in "budget budget budget") are
-marked as one span, so for a phrase that can overlap itself each span's tokens are counted.
+marked as one span, so for a phrase that can overlap itself the spans of the texts where that
+happens (found by FTS5 with the longer phrase) are tokenized again and their occurrences counted.
 
 Where two different rows' f values differ by less than rounding could blur once multiplied by the
-term's weight, the slice is left to FTS5's own ranking (the caller's statement), so the order is
-always FTS5's.
+term's weight, or a text holds highlight's marks itself, the slice is left to FTS5's ranking
+(the caller's statement), so the order is always FTS5's.
 """
 
 from __future__ import annotations
