@@ -177,7 +177,7 @@ def _sqlite_ranked(session: Session, query: SearchQuery, conditions: list[Column
     words = _FTS.c.versions_fts.op("MATCH")(terms)
     # bm25 of a phrase or several words matches position lists per word, so slices shrink.
     size = max(RANK_SLICE // len(terms.split()), 1)
-    # One word or one phrase: its bm25 order needs no count over the whole index (search_phrase).
+    # One quoted phrase alone: its bm25 order needs no count over the whole index (search_phrase).
     term = one_term(session, re.findall(r'"([^"]*)"', terms))
     upper: int | None = None
     seen: set[int] = set()  # while counting up to skip
