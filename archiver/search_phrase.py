@@ -62,6 +62,8 @@ def one_term(session: Session, phrases: list[str]) -> OneTerm | None:
     """The query's single term, or None when this path does not apply (several terms, none)."""
     if not RANK_IN_PYTHON or len(phrases) != 1 or session.get_bind().dialect.name != "sqlite":
         return None
+    if MIN_TOKENS > 1 and phrases[0].isalnum():  # one word, without starting a tokenizer
+        return None  # (were it several tokens to FTS5 after all, FTS5 ranking it is still right)
     tokenizer = _Tokens(session)
     try:
         tokens = tuple(tokenizer.split({1: phrases[0]})[1])
