@@ -7,6 +7,7 @@ a change is pinned between two observed times, both backed by records.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -153,3 +154,28 @@ def _history(item: Item, account: Account, versions: list[Version], evidence: di
         "versions": history,
         "media": [{"url": url, "captures": media.get((item.account_id, url), [])} for url in media_urls],
     }
+
+
+def history_evidence(history: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every distinct evidence record of an item history: versions' first/last, then media captures."""
+    found: dict[str, dict[str, Any]] = {}
+    for version in history.get("versions", []):
+        for name in ("first_evidence", "last_evidence"):
+            evidence = version.get(name)
+            if evidence:
+                found.setdefault(evidence["record_id"], evidence)
+    for medium in history.get("media", []):
+        for evidence in medium.get("captures", []):
+            found.setdefault(evidence["record_id"], evidence)
+    return list(found.values())
+
+
+def source_warcs(session: Session, keys: Iterable[str]) -> list[dict[str, Any]]:
+    """[{"key", "sha256"}] of stored WARCs, as the index's warc_files table records them, by key."""
+    found: dict[str, str | None] = {}
+    ordered = sorted(set(keys))
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start:start + 500]
+        rows = session.execute(select(WarcFile.key, WarcFile.sha256).where(WarcFile.key.in_(chunk)))
+        found.update({key: sha for key, sha in rows})
+    return [{"key": key, "sha256": found.get(key)} for key in ordered]

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from archiver import __version__
 from archiver.index.models import Item
-from archiver.items import item_history
+from archiver.items import item_histories
 from archiver.search import SearchQuery, matching_ids
 
 CHUNK = 500
@@ -47,6 +47,5 @@ def histories(session: Session, item_ids: list[int]) -> Iterator[dict[str, Any]]
     for start in range(0, len(item_ids), CHUNK):
         chunk = item_ids[start:start + CHUNK]
         items = {item.id: item for item in session.scalars(select(Item).where(Item.id.in_(chunk)))}
-        for item_id in chunk:
-            yield item_history(session, items[item_id])
+        yield from item_histories(session, [items[item_id] for item_id in chunk])
         session.expunge_all()

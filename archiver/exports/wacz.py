@@ -195,17 +195,3 @@ def evidence_spans(evidence: Mapping[str, Any]) -> list[Span]:
     if evidence.get("request_offset") is not None and evidence.get("request_length"):
         spans.append((evidence["warc"], evidence["request_offset"], evidence["request_length"]))
     return spans
-
-
-def history_evidence(history: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every distinct evidence record of an item history: versions' first/last, then media captures."""
-    found: dict[str, dict[str, Any]] = {}
-    for version in history.get("versions", []):
-        for name in ("first_evidence", "last_evidence"):
-            evidence = version.get(name)
-            if evidence:
-                found.setdefault(evidence["record_id"], evidence)
-    for medium in history.get("media", []):
-        for evidence in medium.get("captures", []):
-            found.setdefault(evidence["record_id"], evidence)
-    return list(found.values())

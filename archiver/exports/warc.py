@@ -20,16 +20,8 @@ from sqlalchemy.orm import Session
 from archiver.capture.warc import WarcFileWriter
 from archiver.exports.selection import ExportRequest, histories, matching_item_ids
 from archiver.index.models import Evidence, WarcFile
+from archiver.items import history_evidence
 from storage.base import Storage
-
-
-def _ranges(history: dict[str, Any]) -> list[dict[str, Any]]:
-    found = []
-    for version in history["versions"]:
-        found += [version["first_evidence"], version["last_evidence"]]
-    for medium in history["media"]:
-        found += medium["captures"]
-    return [e for e in found if e]
 
 
 def export_warc(session: Session, storage: Storage, request: ExportRequest, out: Path) -> dict[str, Any]:
@@ -39,7 +31,7 @@ def export_warc(session: Session, storage: Storage, request: ExportRequest, out:
     items = 0
     for history in histories(session, matching_item_ids(session, request.query)):
         items += 1
-        for evidence in _ranges(history):
+        for evidence in history_evidence(history):
             spans[evidence["warc"]].add((evidence["offset"], evidence["length"]))
             if evidence.get("request_offset") is not None:
                 spans[evidence["warc"]].add((evidence["request_offset"], evidence["request_length"]))

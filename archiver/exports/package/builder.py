@@ -14,23 +14,21 @@ import platform
 import shutil
 import socket
 import zipfile
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import bagit
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archiver import __version__
 from archiver.cases import register as cases
 from archiver.exports.package import custody
 from archiver.exports.package.documents import documents
-from archiver.exports.package.parts import BatesOptions, CaseDocument, PackageContext, PackagePart
+from archiver.exports.package.parts import BatesOptions, PackageContext, PackagePart
 from archiver.exports.package.redaction import Redactor
-from archiver.index.models import WarcFile
+from archiver.items import history_evidence, source_warcs
 from storage.base import Storage, file_sha256
 
 # Part name → "module:class", imported only when chosen (WeasyPrint is slow to load).
@@ -94,27 +92,6 @@ def _part(name: str, context: PackageContext) -> PackagePart:
     return part
 
 
-def _source_warcs(session: Session, keys: Iterable[str]) -> list[dict[str, Any]]:
-    wanted = sorted(set(keys))
-    digests: dict[str, str | None] = {}
-    for start in range(0, len(wanted), 500):
-        for key, sha in session.execute(select(WarcFile.key, WarcFile.sha256)
-                                        .where(WarcFile.key.in_(wanted[start:start + 500]))):
-            digests[key] = sha
-    return [{"key": key, "sha256": digests.get(key)} for key in wanted]
-
-
-def _warc_keys(document: CaseDocument) -> set[str]:
-    keys = set()
-    for version in document.history["versions"]:
-        for label in ("first_evidence", "last_evidence"):
-            if version.get(label):
-                keys.add(version[label]["warc"])
-    for medium in document.history.get("media", []):
-        keys.update(capture["warc"] for capture in medium["captures"])
-    return keys
-
-
 def build(session: Session, storage: Storage, request: PackageRequest, *, agency: str, storage_url: str,
           by: str) -> PackageResult:
     out = request.out
@@ -146,8 +123,8 @@ def build(session: Session, storage: Storage, request: PackageRequest, *, agency
                 "host": socket.gethostname(), "python": platform.python_version(), "agency": agency,
                 "storage": storage_url, "options": {"parts": chosen, "redact": request.redact,
                                                     "bates": request.bates.__dict__ if request.bates else None}}
-        files, manifest_sha = _seal(session, staging, meta, cases.searches(session, case), part_rows,
-                                    _source_warcs(session, warc_keys), redactions, count, request.certifier)
+        files, manifest_sha = _seal(staging, meta, cases.searches(session, case), part_rows,
+                                    source_warcs(session, warc_keys), redactions, count, request.certifier)
         if out.exists():
             out.rmdir()
         staging.replace(out)
@@ -160,7 +137,7 @@ def build(session: Session, storage: Storage, request: PackageRequest, *, agency
     return PackageResult(final, count, part_rows, files, redactions, manifest_sha)
 
 
-def _seal(session: Session, staging: Path, meta: dict[str, Any], searches: list[dict[str, Any]],
+def _seal(staging: Path, meta: dict[str, Any], searches: list[dict[str, Any]],
           part_rows: list[dict[str, Any]], sources: list[dict[str, Any]], redactions: int, count: int,
           certifier: str) -> tuple[dict[str, str], str]:
     """Custody record, certificate over every file before it, then the BagIt manifests."""
@@ -174,6 +151,7 @@ def _seal(session: Session, staging: Path, meta: dict[str, Any], searches: list[
         _certificate_pdf(text, staging / "certificate.pdf")
     bag = bagit.make_bag(str(staging), _bag_info(meta, meta["case"], count), checksums=["sha256"])
     return files, file_sha256(Path(bag.path) / "manifest-sha256.txt")
+
 
 def _write_parts(session: Session, staging: Path, parts: list[PackagePart], item_ids: list[int],
                  request: PackageRequest) -> tuple[list[Any], int, int, set[str]]:
@@ -190,7 +168,7 @@ def _write_parts(session: Session, staging: Path, parts: list[PackagePart], item
     try:
         for document in documents(session, item_ids, redactor):
             count += 1
-            warc_keys |= _warc_keys(document)
+            warc_keys |= {evidence["warc"] for evidence in history_evidence(document.history)}
             for part in parts:
                 part.add(document)
             if log_writer:

@@ -31,8 +31,8 @@ from warcio.bufferedreaders import ChunkedDataReader
 from warcio.recordloader import ArcWarcRecord
 
 from archiver.exports.package.parts import CaseDocument, PackagePart, PartSummary
-from archiver.exports.package.wacz import source_warcs
-from archiver.exports.wacz import history_evidence, revisit_originals
+from archiver.exports.wacz import revisit_originals
+from archiver.items import history_evidence, source_warcs
 from storage.base import StorageError
 
 BLOCK = 1024 * 1024

@@ -13,11 +13,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import select
-
 from archiver.exports.package.parts import CaseDocument, PackagePart, PartSummary
-from archiver.exports.wacz import Span, evidence_spans, history_evidence, revisit_originals, write_wacz
-from archiver.index.models import WarcFile
+from archiver.exports.wacz import Span, evidence_spans, revisit_originals, write_wacz
+from archiver.items import history_evidence, source_warcs
 
 TITLE_WORDS = 80  # characters of the item's text in a page title
 
@@ -39,18 +37,6 @@ def page_title(history: dict[str, Any]) -> str:
         text = text[:TITLE_WORDS - 1] + "…"
     label = f"{history.get('kind', 'item')} {history.get('platform_id', '')}".strip()
     return f"{label}: {text}" if text else label
-
-
-def source_warcs(session: Any, keys: set[str]) -> list[dict[str, Any]]:
-    """[{"key", "sha256"}] of stored WARCs, as the index's warc_files table records them."""
-    found: dict[str, str | None] = {}
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), 500):
-        chunk = ordered[start:start + 500]
-        rows = session.execute(select(WarcFile.key, WarcFile.sha256).where(WarcFile.key.in_(chunk)))
-        found.update({key: sha for key, sha in rows})
-    return [{"key": key, "sha256": found.get(key)} for key in ordered]
-
 
 class WaczPart(PackagePart):
     name = "wacz"
