@@ -9,8 +9,8 @@ with its last words and the two observed times its change lies between.
 For a legal production every page carries a Bates number at the bottom right, continuous
 across documents in package order. The number is the page counter itself: each document's
 first page resets it to where the previous document ended, and a ``@counter-style`` pads it,
-so one render per document suffices. ``combined.pdf`` is the per-document files appended
-page by page, so its pages carry the very same numbers.
+so one render per document suffices. ``combined.pdf`` (``combined.py``) is the per-document
+files appended page by page, so its pages carry the very same numbers.
 """
 
 from __future__ import annotations
@@ -25,14 +25,12 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, ClassVar
 
-from pypdf import PdfReader, PdfWriter
-from pypdf.generic import NameObject, StreamObject
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
+from archiver.exports.package.combined import CombinedPdf
 from archiver.exports.package.parts import CaseDocument, PackageContext, PackagePart, PartSummary
 
 VARIANT = "pdf/a-3b"
@@ -287,9 +285,7 @@ class PdfPart(PackagePart):
 
     name = "pdf"
     parallel_from: ClassVar[int] = 100  # documents; below this, starting worker processes costs more than it saves
-    # pypdf holds a combined file's pages until it is written: past this many pages, the combined
-    # PDF is cut into volumes (combined-001.pdf, …) so memory stays bounded however large the case.
-    volume_pages: ClassVar[int] = 2_000
+    volume_pages: ClassVar[int] = 2_000  # pages per volume of the combined PDF (see combined.py)
 
     def __init__(self, context: PackageContext):
         super().__init__(context)
@@ -297,8 +293,7 @@ class PdfPart(PackagePart):
         self.text_folder.mkdir(parents=True, exist_ok=True)
         self.files: list[str] = []
         self.pages = 0
-        self.combined = PdfWriter()
-        self.volume, self.volume_used = 1, 0  # the combined volume being filled, and its pages so far
+        self.combined = CombinedPdf(self.folder, str(context.case.get("name")), context.software, self.volume_pages)
         self.next_page = context.bates.start if context.bates else None
         self.pending: deque[_Pending] = deque()
         self.pool: ProcessPoolExecutor | None = None
@@ -354,16 +349,7 @@ class PdfPart(PackagePart):
         pdf_path.write_bytes(pdf)
         text_path = self.text_folder / f"{doc_id}.txt"
         text_path.write_text(job.text, encoding="utf-8")
-        reader = PdfReader(io.BytesIO(pdf))
-        if self.volume_used and self.volume_used + pages > self.volume_pages:
-            self._write_volume(self.folder / f"combined-{self.volume:03d}.pdf")
-            self.combined, self.volume, self.volume_used = PdfWriter(), self.volume + 1, 0
-        if not self.volume_used:  # PDF/A's output intent (sRGB profile) is the same in every file: take the first's
-            intents = reader.trailer["/Root"]["/OutputIntents"]
-            self.combined.root_object[NameObject("/OutputIntents")] = intents.clone(self.combined)
-        for page in reader.pages:  # page by page: a fraction of the work of PdfWriter.append (no outlines here)
-            self.combined.add_page(page)
-        self.volume_used += pages
+        self.combined.add(pdf, pages)
         if self.context.bates is not None and self.next_page is not None:
             self.context.bates_ranges[doc_id] = {
                 "first": self.context.bates.label(self.next_page),
@@ -380,11 +366,7 @@ class PdfPart(PackagePart):
         finally:
             if self.pool is not None:
                 self.pool.shutdown(cancel_futures=True)
-        if self.count:
-            name = "combined.pdf" if self.volume == 1 else f"combined-{self.volume:03d}.pdf"
-            self._write_volume(self.folder / name)
-        else:
-            self.combined.close()
+        self.files += [self.relative(path) for path in self.combined.close()]
         details: dict[str, Any] = {"pages": self.pages, "variant": VARIANT}
         if self.context.bates is not None and self.count:
             ranges = list(self.context.bates_ranges.values())
@@ -395,35 +377,3 @@ class PdfPart(PackagePart):
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
-
-    def _write_volume(self, path: Path) -> None:
-        volume = "all documents" if path.name == "combined.pdf" else f"documents, volume {self.volume}"
-        self._declare_pdfa(self.combined, f"{self.context.case.get('name')} — {volume}")
-        with path.open("wb") as handle:
-            self.combined.write(handle)
-        self.combined.close()
-        self.files.append(self.relative(path))
-
-    def _declare_pdfa(self, writer: PdfWriter, title: str) -> None:
-        """Give the merged file what PDF/A asks of a catalogue: the first file's output intent, XMP, matching info."""
-        producer = f"{self.context.software} (WeasyPrint, pypdf)"
-        writer.add_metadata({"/Producer": producer, "/Title": title})
-        xmp = _xmp(producer, title).encode("utf-8")
-        stream = StreamObject()
-        stream.set_data(xmp)
-        stream[NameObject("/Type")] = NameObject("/Metadata")
-        stream[NameObject("/Subtype")] = NameObject("/XML")
-        writer.root_object[NameObject("/Metadata")] = writer._add_object(stream)
-        writer.generate_file_identifiers()  # PDF/A wants the trailer's /ID, which pypdf writes only when asked
-
-
-def _xmp(producer: str, title: str) -> str:
-    return ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n<x:xmpmeta xmlns:x="adobe:ns:meta/">'
-            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
-            'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:pdf="http://ns.adobe.com/pdf/1.3/" '
-            'xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/">'
-            '<rdf:Description rdf:about="" pdfaid:part="3" pdfaid:conformance="B"/>'
-            f'<rdf:Description rdf:about="" pdf:Producer="{html.escape(producer, quote=True)}"/>'
-            '<rdf:Description rdf:about=""><dc:title><rdf:Alt>'
-            f'<rdf:li xml:lang="x-default">{html.escape(title)}</rdf:li></rdf:Alt></dc:title></rdf:Description>'
-            '</rdf:RDF></x:xmpmeta>\n<?xpacket end="r"?>')
