@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from archiver.exports.settings import ExportsSection
 from archiver.retention.settings import FixitySection, RetentionSection, TimestampSection
 from archiver.units import parse_duration, parse_size
 
@@ -85,32 +86,6 @@ class CaptureSection(_Strict):
     @classmethod
     def _size(cls, value: Any) -> int:
         return parse_size(value)
-
-
-class RedactionPattern(_Strict):
-    name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
-    pattern: str
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a regular expression ({exc}); "
-                             "check the escaping (use a TOML 'literal' string)") from None
-        return value
-
-
-class ExportsSection(_Strict):
-    """Records-request and production packages (``archiver export CASE``)."""
-
-    bates_prefix: str = Field("ARCH", pattern=r"^[A-Za-z0-9_-]{0,20}$")
-    bates_start: int = Field(1, ge=1)
-    bates_padding: int = Field(6, ge=1, le=12)
-    # Extra personal-data patterns for redaction, beyond SSNs, phones, e-mails, addresses and birth dates.
-    redaction_patterns: list[RedactionPattern] = []
-    certifier: str = ""  # the custodian named on the certificate; asked at signing if empty
 
 
 class ServeSection(_Strict):
