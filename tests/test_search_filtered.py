@@ -5,18 +5,18 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 import archiver.search_filtered as search_filtered
-from archiver.index.db import IndexDB, open_index
-from archiver.index.models import Account, Evidence, Item, Version, WarcFile
+from archiver.index.db import IndexDB
+from archiver.index.models import Account, Item, Version
 from archiver.search import SearchQuery, _filters, fts5_query, matching_ids, search
+from search_helpers import DAY, text_index
 
-DAY = datetime(2026, 1, 1, tzinfo=UTC)
 # Stems and accents on purpose: "parks", "parking" and "Park" are one word to FTS5, "café" is "cafe".
 VOCABULARY = ["park", "parks", "parking", "Park", "café", "cafe", "budget", "budgets", "lane", "bike", "road",
               "tax", "hearing", "meeting", "library", "the", "a", "of", "x-ray", "2026"]
@@ -40,20 +40,8 @@ def _both(db: IndexDB, query: SearchQuery, monkeypatch: pytest.MonkeyPatch) -> t
 
 @pytest.fixture
 def index(tmp_path: Path) -> Iterator[IndexDB]:
-    db = open_index(f"sqlite:///{tmp_path / 'index.sqlite'}")
-    rng = random.Random(3)
-    with db.session() as session:
-        accounts = [Account(name=name, platform="rss", platform_account_id=name, cursor={}, created_at=DAY)
-                    for name in ("mayor", "parks")]
-        session.add_all(accounts)
-        session.flush()
-        warc = WarcFile(key="t.warc.gz", account_id=accounts[0].id, month="2026/01", state="stored")
-        session.add(warc)
-        session.flush()
-        evidence = Evidence(warc_file_id=warc.id, record_id="urn:uuid:t", record_type="response", offset=0,
-                            length=1, target_uri="https://x", captured_at=DAY, block_digest="x")
-        session.add(evidence)
-        session.flush()
+    def items() -> Iterator[tuple[datetime, list[str]]]:
+        rng = random.Random(3)
         length = 2
         for n in range(150):
             posted = DAY + timedelta(days=rng.randrange(90))
@@ -62,16 +50,9 @@ def index(tmp_path: Path) -> Iterator[IndexDB]:
             if n % 7 == 0:
                 texts.append(" ".join(rng.choice(VOCABULARY) for _ in range(length)))
                 length += 1
-            item = Item(account_id=accounts[n % 2].id, platform_id=f"i{n}", kind="comment" if n % 3 else "post",
-                        posted_at=posted, first_seen_at=posted, last_seen_at=posted, state="visible",
-                        version_count=len(texts), latest_hash=f"i{n}")
-            session.add(item)
-            session.flush()
-            session.add_all(Version(item_id=item.id, seq=seq, content_hash=f"i{n}.{seq}",
-                                    state="visible" if seq == 1 else "edited", content={}, text=words,
-                                    media_urls=[], first_observed_at=posted, last_observed_at=posted,
-                                    first_evidence_id=evidence.id, last_evidence_id=evidence.id)
-                            for seq, words in enumerate(texts, start=1))
+            yield posted, texts
+
+    db = text_index(tmp_path / "index.sqlite", items())
     yield db
     db.dispose()
 
