@@ -18,6 +18,8 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +31,8 @@ from archiver.index.models import Base
 
 GENESIS = "0" * 64
 ACTOR_ENV = "ARCHIVER_ACTOR"
+# The person a web request acts for; per thread and request, unlike the process-wide environment.
+_acting: ContextVar[str | None] = ContextVar("archiver_actor", default=None)
 
 
 class AuditEntry(Base):
@@ -46,8 +50,18 @@ class AuditEntry(Base):
 
 
 def actor() -> str:
-    """Who is acting: ``$ARCHIVER_ACTOR`` (set by a service or a web login), else the OS user."""
-    return os.environ.get(ACTOR_ENV) or getpass.getuser()
+    """Who is acting: the signed-in person (``acting_as``), ``$ARCHIVER_ACTOR`` (a service), else the OS user."""
+    return _acting.get() or os.environ.get(ACTOR_ENV) or getpass.getuser()
+
+
+@contextmanager
+def acting_as(who: str) -> Iterator[None]:
+    """Entries written inside (by any domain function) name ``who``: the web app wraps each request."""
+    token = _acting.set(who)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
 
 
 def entry_hash(seq: int, at: datetime, who: str, action: str, target: str | None, details: dict[str, Any],

@@ -18,13 +18,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from archiver.alerts.settings import AlertsSection
+from archiver.capture.body import DEFAULT_BODY_MAX_BYTES
+from archiver.credentials import credential, where
 from archiver.exports.settings import ExportsSection
 from archiver.retention.settings import FixitySection, RetentionSection, TimestampSection
+from archiver.service.settings import ServiceSection
 from archiver.units import parse_duration, parse_size
+from archiver.web.settings import AuthSection, WebSection
 
 DEFAULT_CONFIG = "archiver.toml"
-PLATFORMS = ("facebook", "instagram", "x", "youtube", "mastodon", "bluesky", "rss")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+PLATFORMS = ("facebook", "instagram", "threads", "x", "youtube", "mastodon", "bluesky", "linkedin", "rss")
+ACCOUNT_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")  # also the ACCOUNT of ACCOUNT:PLATFORM-ID
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Keys that look like an inline credential; the value must come from the environment instead.
 _INLINE_SECRET = re.compile(r"(token|secret|password|passwd|api_key|apikey|access_key|private_key)$")
@@ -60,6 +65,13 @@ class StorageSection(_Strict):
     secret_access_key_env: str | None = None
     object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] | None = None
     retain_days: int | None = Field(None, ge=1)
+    # A store that hangs: one request waits this long for an answer (3 attempts), one upload this long
+    # in all; then the sealed WARC waits in the spool for the next attempt.
+    timeout_seconds: float = Field(30.0, gt=0)
+    upload_timeout_seconds: float = Field(300.0, gt=0)
+    # After SIGTERM, storage still gets this long to answer; then the WARC is left in the spool (at most 25 s,
+    # so that a stop takes under 30 s).
+    stop_grace_seconds: float = Field(10.0, ge=0, le=25)
 
     @field_validator("url")
     @classmethod
@@ -74,32 +86,52 @@ class StorageSection(_Strict):
 class CaptureSection(_Strict):
     spool_dir: Path | None = None
     warc_max_bytes: int = 1_000_000_000
+    warc_max_items: int = Field(2000, ge=1)  # also cut after this many observations or exchanges (bounded memory)
     user_agent: str = "gov-social-archiver (records retention; +https://example.invalid/archiver)"
     timeout_seconds: float = Field(30.0, gt=0)
     retries: int = Field(3, ge=0, le=20)
     retry_backoff_seconds: float = Field(2.0, ge=0)
     max_pages: int = Field(10_000, ge=1)
     media: bool = True
-    media_max_bytes: int = 500_000_000
+    media_max_bytes: int = Field(500_000_000, ge=1)  # a media file, once decoded: longer ones are cut here
+    body_max_bytes: int = Field(DEFAULT_BODY_MAX_BYTES, ge=1)  # an API answer, once decoded: past it, an error
 
-    @field_validator("warc_max_bytes", "media_max_bytes", mode="before")
+    @field_validator("warc_max_bytes", "media_max_bytes", "body_max_bytes", mode="before")
     @classmethod
     def _size(cls, value: Any) -> int:
         return parse_size(value)
 
 
 class ServeSection(_Strict):
-    """``archiver serve``: the webhook receiver (Meta posts deliveries to /webhooks/meta)."""
+    """``archiver serve``: the webhook receivers (Meta at /webhooks/meta, YouTube pushes at /webhooks/youtube)."""
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     verify_token_env: str | None = None  # the NAME of the variable holding the Meta verify token
     max_body_bytes: int = 1_000_000
+    # YouTube push (WebSub): the address the hub reaches this server at (callback public_url + /webhooks/youtube);
+    # unset, no YouTube subscription is made.
+    public_url: str | None = None
+    websub_hub: str = "https://pubsubhubbub.appspot.com/subscribe"
+    websub_lease: str = "5d"  # the lease asked of the hub; renewed when four fifths of the granted one have passed
 
     @field_validator("max_body_bytes", mode="before")
     @classmethod
     def _size(cls, value: Any) -> int:
         return parse_size(value)
+
+    @field_validator("public_url", "websub_hub")
+    @classmethod
+    def _http(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return url.rstrip("/") if url else url
+
+    @field_validator("websub_lease")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
 
 
 class AccountConfig(BaseModel):
@@ -108,7 +140,7 @@ class AccountConfig(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     name: str
-    platform: Literal["facebook", "instagram", "x", "youtube", "mastodon", "bluesky", "rss"]
+    platform: Literal["facebook", "instagram", "threads", "x", "youtube", "mastodon", "bluesky", "linkedin", "rss"]
     id: str = Field(min_length=1)
     base_url: str | None = None
     schedule: str = "1h"
@@ -123,7 +155,7 @@ class AccountConfig(BaseModel):
     @field_validator("name")
     @classmethod
     def _slug(cls, name: str) -> str:
-        if not _NAME.match(name):
+        if not ACCOUNT_NAME.match(name):
             raise ValueError("use lower-case letters, digits, '.', '_' or '-' (it becomes part of storage keys)")
         return name
 
@@ -182,9 +214,9 @@ class AccountConfig(BaseModel):
                 raise ConfigError([f"accounts.{self.name}.{key}: missing; name the environment variable "
                                    f"holding this credential"])
             return None
-        value = os.environ.get(variable)
+        value = credential(variable)
         if not value and required:
-            raise ConfigError([f"accounts.{self.name}.{key}: environment variable {variable} is not set "
+            raise ConfigError([f"accounts.{self.name}.{key}: {where(variable)} "
                                f"(export it before starting the archiver)"])
         return value or None
 
@@ -198,7 +230,11 @@ class Config(_Strict):
     fixity: FixitySection = FixitySection()
     timestamp: TimestampSection = TimestampSection()
     serve: ServeSection = ServeSection()
+    service: ServiceSection = ServiceSection()
+    alerts: AlertsSection = AlertsSection()
     exports: ExportsSection = ExportsSection()
+    web: WebSection = WebSection()
+    auth: AuthSection = AuthSection()
     accounts: list[AccountConfig] = []
 
     # Where the file was, so relative paths resolve against it, and its digest for warcinfo.
@@ -223,7 +259,9 @@ class Config(_Strict):
 
     # Resolved locations ---------------------------------------------------------------------
     def _resolve(self, path: Path) -> Path:
-        return path if path.is_absolute() else (self.base_dir / path).resolve()
+        """A data path: relative ones under systemd's ``$STATE_DIRECTORY`` if set, else beside the config."""
+        state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+        return path if path.is_absolute() else ((Path(state) if state else self.base_dir) / path).resolve()
 
     @property
     def data_dir(self) -> Path:
@@ -349,20 +387,22 @@ def missing_credentials(config: Config) -> Iterator[str]:
     """Environment variables named by the config but unset: fatal for a harvest, a warning otherwise."""
     for index, account in enumerate(config.accounts):
         for key, variable in account.env_keys().items():
-            if not os.environ.get(variable):
-                yield f"accounts[{index}].{key}: environment variable {variable} is not set"
+            if not credential(variable):
+                yield f"accounts[{index}].{key}: {where(variable)}"
     for key in ("access_key_id_env", "secret_access_key_env"):
         variable = getattr(config.storage, key)
-        if variable and not os.environ.get(variable):
-            yield f"storage.{key}: environment variable {variable} is not set"
+        if variable and not credential(variable):
+            yield f"storage.{key}: {where(variable)}"
 
 
 def configured_secrets(config: Config) -> list[str]:
     """The values of every credential the config names, so logs and records can mask them."""
     names = [v for account in config.accounts for v in account.env_keys().values()]
     names += [n for n in (config.storage.access_key_id_env, config.storage.secret_access_key_env,
-                          config.serve.verify_token_env) if n]
-    return [value for name in names if (value := os.environ.get(name))]
+                          config.serve.verify_token_env, config.web.secret_key_env,
+                          config.auth.oidc.client_secret_env if config.auth.oidc else None,
+                          *config.alerts.env_keys()) if n]
+    return [value for name in names if (value := credential(name))]
 
 
 __all__ = [

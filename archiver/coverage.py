@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archiver.index.models import Account, Harvest
+from archiver.quarantine import quarantined
 from archiver.schedule import parse_schedule
 
 CAUSES = {
@@ -37,8 +38,10 @@ CAUSES = {
     "spool": "the local spool could not be written",
     "stopped": "the archiver was stopped during the harvest",
     "config": "the configuration was incomplete",
+    "size": "an answer was larger than [capture] body_max_bytes",
     "idle": "no harvest ran (the archiver was not running)",
     "window": "the platform's listing window no longer reached back",
+    "parser": "the connector failed on a response (a defect; what was captured is kept)",
 }
 
 
@@ -87,7 +90,7 @@ def _merge(spans: list[Span]) -> list[Span]:
 def coverage(session: Session, account_name: str, schedule: str, since: datetime | None = None,
              until: datetime | None = None, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
-    until = min(until or now, now)
+    asked_until, until = until, min(until or now, now)
     account = session.scalar(select(Account).where(Account.name == account_name))
     harvests = [] if account is None else session.scalars(
         select(Harvest).where(Harvest.account_id == account.id).order_by(Harvest.started_at)).all()
@@ -127,8 +130,11 @@ def coverage(session: Session, account_name: str, schedule: str, since: datetime
     missing = [s for s in gaps if s.may_be_missing or s.state == "uncovered"]
     verdict = ("complete" if not gaps else "complete; delayed during gaps that were later filled" if not missing
                else "incomplete: content from the gaps marked may_be_missing may not have been captured")
+    held = [q.as_dict() for q in quarantined(session, account_name, since, asked_until)]
     return {
         "account": account_name, "from": start.isoformat(), "to": until.isoformat(), "verdict": verdict,
+        # Captured (the bytes are in storage) but not indexed: listed apart, since capture was complete.
+        "quarantined": held,
         "complete": not missing, "expected_interval_seconds": int(tolerance.total_seconds() - 300) // 2,
         "harvests": len(harvests), "complete_harvests": sum(1 for h in harvests if h.complete),
         "spans": [s.as_dict() for s in clipped],

@@ -8,7 +8,9 @@ chunk's staged rows deleted in the same transaction that applies them.
 
 from __future__ import annotations
 
+import itertools
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
@@ -19,6 +21,8 @@ from archiver.index.db import IndexDB
 from archiver.index.ledger import now
 from archiver.index.models import Evidence, StagedObservation, WarcFile
 from archiver.index.recorder import Observed, VersionRecorder, observation_from_json
+from archiver.quarantine import quarantine, refused_by_index
+from connectors.base import describe_failure
 from storage.base import Storage
 
 if TYPE_CHECKING:
@@ -71,11 +75,34 @@ def apply_staged(db: IndexDB, harvest_id: int, account_id: int, warc_file_id: in
             rows = session.execute(query).all()
             if not rows:
                 return created
-            recorder = VersionRecorder(session, account_id)
-            created += recorder.apply(
-                [Observed(observation_from_json(row.observation), row.evidence_id, row.captured_at) for row in rows]
-            )
+            # A write first: on SQLite the transaction then holds the write lock before the savepoint reads.
             session.execute(delete(StagedObservation).where(StagedObservation.id.in_([row.id for row in rows])))
+            created += apply_guarded(session, account_id, [
+                Observed(observation_from_json(row.observation), row.evidence_id, row.captured_at) for row in rows])
+
+
+def apply_guarded(session: Session, account_id: int, observed: Sequence[Observed]) -> int:
+    """Apply observations in their order; if the index refuses what some record's parser returned,
+    apply record by record: what fails is quarantined (never a harvest, a recovery or the daemon
+    stopped by one record), the rest is applied in order."""
+    try:
+        with session.begin_nested():
+            return VersionRecorder(session, account_id).apply(list(observed))
+    except Exception as exc:
+        if not refused_by_index(exc):
+            raise
+    created = 0
+    for evidence_id, group in itertools.groupby(observed, key=lambda o: o.evidence_id):
+        records = list(group)
+        try:
+            with session.begin_nested():
+                created += VersionRecorder(session, account_id).apply(records)
+        except Exception as exc:
+            if not refused_by_index(exc):
+                raise
+            log.exception("the index refused the observations of evidence %s", evidence_id)
+            quarantine(session, evidence_id, f"the index refused what the parser returned: {describe_failure(exc)}")
+    return created
 
 
 def drop_file_evidence(session: Session, warc_file_id: int) -> None:

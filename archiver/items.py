@@ -1,4 +1,8 @@
-"""An item's full history, as ``archiver show`` prints it and exports write it.
+"""Items by name, and an item's full history, as ``archiver show`` prints it and exports write it.
+
+An item's name outside the index is its ``ItemRef``, ``ACCOUNT:PLATFORM-ID``: the index's own
+row ids are renumbered by ``reindex``, so nothing a person or a court keeps (case logs, the
+audit trail, custody records, CSV and JSON, load files) and no URL may carry them.
 
 Each version carries the evidence it was first and last observed in (WARC key, record id,
 offset, length, SHA-256 of the payload), and the last time the previous version was seen, so
@@ -7,14 +11,84 @@ a change is pinned between two observed times, both backed by records.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archiver.config import ACCOUNT_NAME
 from archiver.index.models import Account, Evidence, Item, Version, WarcFile
+
+_TOKEN_PLAIN = re.compile(r"[A-Za-z0-9._-]")
+_TOKEN = re.compile(r"(?:[A-Za-z0-9._-]|~[0-9A-F]{2})+")
+
+
+@dataclass(frozen=True, order=True)
+class ItemRef:
+    """An item's stable name: ``ACCOUNT:PLATFORM-ID``, the same before and after ``reindex``.
+
+    ``token()`` is the same name made safe for URL paths and file names (``+`` after the account,
+    then the platform id with anything but letters, digits, ``.``, ``_`` and ``-`` written ``~XX``
+    per UTF-8 byte); ``parse`` reads either form.
+
+    >>> ref = ItemRef.parse("city-fb:1740000000001_10158")
+    >>> ref.account, ref.platform_id, str(ref), ref.token()
+    ('city-fb', '1740000000001_10158', 'city-fb:1740000000001_10158', 'city-fb+1740000000001_10158')
+    >>> feed = ItemRef("city-news", "tag:example.gov,2026:news/311")
+    >>> feed.token(), ItemRef.parse(feed.token()) == feed
+    ('city-news+tag~3Aexample.gov~2C2026~3Anews~2F311', True)
+    """
+
+    account: str
+    platform_id: str
+
+    def __str__(self) -> str:
+        return f"{self.account}:{self.platform_id}"
+
+    def token(self) -> str:
+        """The name for URL paths and file names: reversible, and only ``[A-Za-z0-9._+~-]``."""
+        quoted = "".join(c if _TOKEN_PLAIN.fullmatch(c) else "".join(f"~{b:02X}" for b in c.encode("utf-8"))
+                         for c in self.platform_id)
+        return f"{self.account}+{quoted}"
+
+    @classmethod
+    def parse(cls, text: str) -> ItemRef:
+        """``ACCOUNT:PLATFORM-ID`` or its ``token()``; ValueError if it is neither."""
+        account, sep, rest = text.partition(":")
+        if sep and rest and ACCOUNT_NAME.fullmatch(account):
+            return cls(account, rest)
+        account, sep, rest = text.partition("+")
+        if sep and ACCOUNT_NAME.fullmatch(account) and _TOKEN.fullmatch(rest):
+            try:
+                return cls(account, re.sub(r"(?:~[0-9A-F]{2})+", _unquote, rest))
+            except UnicodeDecodeError:
+                pass
+        raise ValueError(f"{text!r} is not an item name; write it as ACCOUNT:PLATFORM-ID (e.g. city-fb:123_456)")
+
+
+def _unquote(match: re.Match[str]) -> str:
+    return bytes(int(h, 16) for h in match.group(0).split("~")[1:]).decode("utf-8")
+
+
+def item_refs(session: Session, item_ids: Iterable[int]) -> dict[int, ItemRef]:
+    """The stable names of index items, by index id (ids no longer in the index are left out)."""
+    found: dict[int, ItemRef] = {}
+    wanted = sorted(set(item_ids))
+    for start in range(0, len(wanted), 500):
+        rows = session.execute(select(Item.id, Account.name, Item.platform_id)
+                               .join(Account, Account.id == Item.account_id)
+                               .where(Item.id.in_(wanted[start:start + 500])))
+        found.update((item_id, ItemRef(account, platform_id)) for item_id, account, platform_id in rows)
+    return found
+
+
+def item_ref(session: Session, item: Item) -> ItemRef:
+    account = session.get(Account, item.account_id)
+    return ItemRef(account.name if account else "", item.platform_id)
 
 
 class ItemNotFound(LookupError):
@@ -26,16 +100,20 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def find_item(session: Session, ref: str) -> Item:
-    """An item by index id ("42"), by "account:platform-id", or by a platform id unique in the index."""
+    """An item by its name (``ACCOUNT:PLATFORM-ID`` or ``ItemRef.token()``), by a platform id unique in
+    the index, or by the index's own id ("42", valid only until the next ``reindex``)."""
     if ref.isdigit():
         item = session.get(Item, int(ref))
         if item is not None:
             return item
-    account, sep, platform_id = ref.partition(":")
-    if sep:
+    try:
+        named = ItemRef.parse(ref)
+    except ValueError:
+        named = None
+    if named is not None:
         item = session.scalar(
             select(Item).join(Account, Account.id == Item.account_id)
-            .where(Account.name == account, Item.platform_id == platform_id)
+            .where(Account.name == named.account, Item.platform_id == named.platform_id)
         )
         if item is not None:
             return item
@@ -44,7 +122,7 @@ def find_item(session: Session, ref: str) -> Item:
         return matches[0]
     if len(matches) > 1:
         raise ItemNotFound(f"{ref!r} matches items in several accounts; write it as ACCOUNT:{ref}")
-    raise ItemNotFound(f"no item {ref!r} in the index; give its id from 'archiver search' or ACCOUNT:PLATFORM-ID")
+    raise ItemNotFound(f"no item {ref!r} in the index; name it ACCOUNT:PLATFORM-ID as 'archiver search' lists it")
 
 
 def evidence_dict(evidence: Evidence, warc_key: str) -> dict[str, Any]:
@@ -137,7 +215,7 @@ def _history(item: Item, account: Account, versions: list[Version], evidence: di
         media_urls.extend(u for u in version.media_urls if u not in media_urls)
         previous = version
     return {
-        "id": item.id,
+        "id": str(ItemRef(account.name, item.platform_id)),
         "account": account.name,
         "platform": account.platform,
         "platform_id": item.platform_id,

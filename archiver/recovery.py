@@ -19,20 +19,32 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from archiver import audit
-from archiver.capture.spool import OPEN_SUFFIX, SealedWarc, complete_records_end, seal, spool_files, try_lock
+from archiver import audit, summary
+from archiver.capture.spool import (
+    OPEN_SUFFIX,
+    SealedWarc,
+    complete_records_end,
+    name_order,
+    seal,
+    spool_files,
+    try_lock,
+)
 from archiver.capture.warc import WarcFileWriter, warc_date
 from archiver.config import Config
 from archiver.index.db import IndexDB
 from archiver.index.ledger import now
-from archiver.index.models import Harvest, StagedObservation, WarcFile
+from archiver.index.models import Evidence, Harvest, StagedObservation, WarcFile
 from archiver.ingest import apply_staged, drop_file_evidence, store_warc
 from archiver.reindex import WarcIndexer
 from archiver.retention.lock import LockPolicy
+from connectors.base import describe_failure
 from storage.base import Storage, StorageError, file_sha256
 
 log = logging.getLogger(__name__)
@@ -95,9 +107,13 @@ class Recovery:
             if lock is None:
                 continue  # that harvest is alive in another process
             try:
-                self._recover(uid, sorted(paths, key=lambda p: p.name), report)
+                self._recover(uid, sorted(paths, key=lambda p: name_order(p.name)), report)
             except StorageError as exc:
                 report.errors.append(str(exc))
+            except Exception as exc:  # one harvest's trouble never keeps the others (or the command) from running
+                log.exception("recovering harvest %s failed", uid)
+                report.errors.append(f"recovering harvest {uid} failed ({describe_failure(exc)}); its files stay in "
+                                     "the spool and are tried again on the next start")
             finally:
                 os.close(lock)
                 (self.locks / f"harvest-{uid}.lock").unlink(missing_ok=True)
@@ -117,6 +133,8 @@ class Recovery:
         with self.db.session() as session:
             harvest = session.scalar(select(Harvest).where(Harvest.uid == uid))
             owner = (harvest.id, harvest.account_id) if harvest else None
+            # A harvest that could not store its WARCs says so; indexing them below must not erase that.
+            upload_failed = harvest.error if harvest is not None and harvest.cause == "storage" else None
             for recovered in files:
                 warc = session.scalar(select(WarcFile).where(WarcFile.key == recovered.sealed.key))
                 recovered.state = warc.state if warc else None
@@ -142,21 +160,27 @@ class Recovery:
                 report.pending.append(sealed.key)
                 raise StorageError(f"{sealed.key} stays in the spool: {exc}") from None
             report.stored.append(sealed.key)
-        indexer = WarcIndexer(self.db)
+        indexer = WarcIndexer(self.db, self.config.capture.body_max_bytes)
+        versions = observations = 0  # what this recovery put into the index for the harvest
         for recovered in files:
             sealed = recovered.sealed
             if recovered.from_bytes:
                 with sealed.path.open("rb") as stream:
-                    indexer.index(sealed.key, stream, size=sealed.size, sha256=sealed.sha256)
+                    indexed = indexer.index(sealed.key, stream, size=sealed.size, sha256=sealed.sha256)
+                versions, observations = versions + indexed.new_versions, observations + indexed.observations
             elif owner is not None:
                 with self.db.session() as session:
                     warc_id = session.scalar(select(WarcFile.id).where(WarcFile.key == sealed.key))
-                apply_staged(self.db, *owner, warc_id)
+                    observations += _staged(session, owner[0], warc_id)
+                versions += apply_staged(self.db, *owner, warc_id)
+        with files[-1].sealed.path.open("rb") as last:  # the summary, if any, ends the harvest's last file
+            record, recovered_at = summary.read([last])
         with self.db.session() as session:
             harvest = session.scalar(select(Harvest).where(Harvest.uid == uid))
-            if harvest is not None and harvest.status == "running":
-                harvest.status, harvest.finished_at = "interrupted", now()
-                harvest.error = harvest.error or "the process stopped before the harvest finished; recovered on start"
+            if harvest is not None and (harvest.status == "running" or upload_failed):
+                _conclude(session, harvest, record, recovered_at, versions, observations)
+            if harvest is not None and upload_failed and any(r.sealed.key in report.stored for r in files):
+                harvest.error = f"{upload_failed} — stored and indexed by recovery {warc_date(now())}"
             audit.record(session, "harvest.recovered", uid, warcs=[r.sealed.key for r in files],
                          cut_back=[r.sealed.key for r in files if r.sealed.key in report.completed])
         for recovered in files:
@@ -182,12 +206,48 @@ class Recovery:
                         WarcFile.harvest_id == harvest_id, WarcFile.state != "stored"))
                 if unstored is not None:
                     continue
-                apply_staged(self.db, harvest_id, account_id)
+                with self.db.session() as session:
+                    observations = _staged(session, harvest_id)
+                    last = session.scalar(select(WarcFile.key).where(WarcFile.harvest_id == harvest_id)
+                                          .order_by(WarcFile.key.desc()).limit(1))
+                versions = apply_staged(self.db, harvest_id, account_id)
+                record, recovered_at = None, None
+                if last is not None:
+                    try:
+                        with self.storage.open(last) as stream:
+                            record, recovered_at = summary.read([stream])
+                    except StorageError as exc:  # then it ends as interrupted: nothing says otherwise
+                        report.errors.append(f"the summary of harvest {uid} could not be read: {exc}")
                 with self.db.session() as session:
                     harvest = session.get(Harvest, harvest_id)
-                    if harvest is not None:
-                        harvest.status, harvest.finished_at = "interrupted", now()
+                    if harvest is not None and harvest.status == "running":
+                        _conclude(session, harvest, record, recovered_at, versions, observations)
                 report.harvests.append(uid)
             finally:
                 os.close(lock)
                 (self.locks / f"harvest-{uid}.lock").unlink(missing_ok=True)
+
+
+def _staged(session: Session, harvest_id: int, warc_file_id: int | None = None) -> int:
+    """Observations a harvest staged (from one of its files) and that are not applied yet."""
+    query = select(func.count()).select_from(StagedObservation).where(StagedObservation.harvest_id == harvest_id)
+    if warc_file_id is not None:
+        query = query.join(Evidence, Evidence.id == StagedObservation.evidence_id).where(
+            Evidence.warc_file_id == warc_file_id)
+    return session.scalar(query) or 0
+
+
+def _conclude(session: Session, harvest: Harvest, record: dict[str, Any] | None, recovered_at: datetime | None,
+              versions: int, observations: int) -> None:
+    """The outcome of a harvest whose process died: its summary record's, when it got that far (the
+    listing ended; its data is now stored and indexed), else ``interrupted``, as reindex would say."""
+    harvest.new_versions += versions
+    if record is not None:
+        newer = session.scalar(select(Harvest.id).where(
+            Harvest.account_id == harvest.account_id, Harvest.started_at > harvest.started_at,
+            Harvest.complete.is_(True)).limit(1))
+        summary.apply(session, harvest, record, recovered_at or now(), move_cursor=newer is None)
+        return
+    harvest.status, harvest.finished_at = "interrupted", recovered_at or now()
+    harvest.error = harvest.error or summary.RECOVERED
+    harvest.observations += observations

@@ -10,7 +10,6 @@ oldest first per account.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,8 +20,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver.capture.encoding import dechunk, decode_content
+from archiver import summary
+from archiver.capture.body import DEFAULT_BODY_MAX_BYTES, read_stored
+from archiver.capture.response import CapturedResponse, Headers
 from archiver.capture.session import LOOKUP_HEADER
+from archiver.capture.spool import name_order
 from archiver.capture.warc import parse_warc_date
 from archiver.index.db import IndexDB
 from archiver.index.ledger import ensure_account, now
@@ -32,13 +34,16 @@ from archiver.index.models import (
     Harvest,
     Item,
     ItemEvidence,
+    ParseProblem,
+    QuarantinedRecord,
     StagedObservation,
     Version,
     WarcFile,
 )
 from archiver.index.recorder import Observed, VersionRecorder, insert_evidence
+from archiver.quarantine import quarantine, refused_by_index
 from connectors import registry
-from connectors.base import CapturedResponse, Headers
+from connectors.base import checked, describe_failure
 from storage.base import Storage
 
 log = logging.getLogger(__name__)
@@ -66,6 +71,7 @@ class _Context:
 class _Pending:
     row: dict[str, Any]
     observations: list[Any] = field(default_factory=list)
+    failure: str | None = None  # the parser raised: the record is quarantined
 
 
 def warcinfo_fields(data: bytes) -> dict[str, str]:
@@ -77,26 +83,26 @@ def warcinfo_fields(data: bytes) -> dict[str, str]:
     return fields
 
 
-def _payload(record: Any) -> tuple[bytes, bytes]:
-    """(entity body as stored, body with content encoding undone) of a response record."""
-    raw = record.raw_stream.read()
+def _payload(record: Any, limit: int) -> tuple[str, bytes | None]:
+    """(SHA-256 of the entity body as stored, body with content encoding undone or None past ``limit``)."""
     headers = record.http_headers
     if headers is None:
-        return raw, raw
-    if "chunked" in (headers.get_header("transfer-encoding") or "").lower():
-        raw = dechunk(raw)
-    encoding = headers.get_header("content-encoding")
-    try:
-        return raw, decode_content(raw, encoding) if encoding else raw
-    except (OSError, EOFError, ValueError):
-        return raw, raw
+        return read_stored(record.raw_stream, chunked=False, encoding="", limit=limit)
+    chunked = "chunked" in (headers.get_header("transfer-encoding") or "").lower()
+    return read_stored(record.raw_stream, chunked=chunked, encoding=headers.get_header("content-encoding") or "",
+                       limit=limit)
 
 
 class WarcIndexer:
     """Indexes WARC files one at a time into ``db``."""
 
-    def __init__(self, db: IndexDB):
+    def __init__(self, db: IndexDB, body_max_bytes: int = DEFAULT_BODY_MAX_BYTES):
         self.db = db
+        self.body_max_bytes = body_max_bytes  # no payload is decoded or parsed past this, as live
+        # Harvests this indexer created (the index did not know them): their outcome comes from the
+        # WARCs. Harvests the index knows keep what it recorded live (see archiver/summary.py).
+        self._created: set[int] = set()
+        self._summarized: set[int] = set()
 
     def index(self, key: str, stream: BinaryIO, *, size: int | None, sha256: str | None,
               stored: bool = True) -> IndexedFile:
@@ -132,6 +138,12 @@ class WarcIndexer:
                                    parse_warc_date(headers.get_header("WARC-Date")))
             if pending is not None and context is not None:
                 self._flush(session, context, pending, result)
+            if context is not None and context.harvest_id in self._created:
+                harvest = session.get(Harvest, context.harvest_id)
+                assert harvest is not None
+                harvest.new_versions += result.new_versions
+                if context.harvest_id not in self._summarized:  # else the summary's count stands
+                    harvest.observations += result.observations
         return result
 
     def _context(self, session: Session, key: str, info: dict[str, str], date: str, size: int | None,
@@ -144,10 +156,13 @@ class WarcIndexer:
         if info.get("archiver-harvest"):
             harvest = session.scalar(select(Harvest).where(Harvest.uid == info["archiver-harvest"]))
             if harvest is None:
+                started = summary.started_of(info["archiver-harvest"]) or parse_warc_date(date)
                 harvest = Harvest(uid=info["archiver-harvest"], account_id=account.id,
-                                  started_at=parse_warc_date(date), status="interrupted")
+                                  started_at=started, status="interrupted", pages=0, observations=0,
+                                  new_versions=0, complete=False)
                 session.add(harvest)
                 session.flush()
+                self._created.add(harvest.id)
             harvest_id = harvest.id
         warc = session.scalar(select(WarcFile).where(WarcFile.key == key))
         if warc is None:
@@ -164,7 +179,7 @@ class WarcIndexer:
         kind = record.rec_type
         uri = headers.get_header("WARC-Target-URI") or ""
         date = headers.get_header("WARC-Date")
-        status = None
+        status, failure = None, None
         observations: list[Any] = []
         if kind == "revisit":
             record.raw_stream.read()
@@ -173,21 +188,22 @@ class WarcIndexer:
             stored_sha = original
             status = int(record.http_headers.get_statuscode()) if record.http_headers else None
         else:
+            stored_sha, decoded = _payload(record, self.body_max_bytes)
             if kind == "resource":
-                stored = decoded = record.raw_stream.read()
                 status = 200
                 http_headers = Headers([("Content-Type", headers.get_header("Content-Type") or "")])
             else:
-                stored, decoded = _payload(record)
                 status = int(record.http_headers.get_statuscode())
                 http_headers = Headers(list(record.http_headers.headers))
-            stored_sha = hashlib.sha256(stored).hexdigest()
             truncated = bool(headers.get_header("WARC-Truncated"))
             connector = registry.get(context.platform)
-            response = CapturedResponse(uri, status, http_headers, decoded, parse_warc_date(date),
+            response = CapturedResponse(uri, status, http_headers, decoded or b"", parse_warc_date(date),
                                         lookup=headers.get_header(LOOKUP_HEADER))
-            if connector is not None and response.parseable and not truncated:
-                observations = connector.parse(response)
+            if connector is not None and response.parseable and not truncated and decoded is not None:
+                try:
+                    observations = checked(connector.parse(response))
+                except Exception as exc:  # quarantined: never the end of a reindex or a recovery
+                    failure = describe_failure(exc)
         row = {
             "warc_file_id": context.warc_file_id, "record_id": headers.get_header("WARC-Record-ID"),
             "record_type": kind, "offset": iterator.get_record_offset(), "length": iterator.get_record_length(),
@@ -196,44 +212,52 @@ class WarcIndexer:
             "block_digest": headers.get_header("WARC-Block-Digest") or "",
             "request_record_id": None, "request_offset": None, "request_length": None,
         }
-        return _Pending(row, observations)
+        return _Pending(row, observations, failure)
 
     def _flush(self, session: Session, context: _Context, pending: _Pending, result: IndexedFile) -> None:
         if session.scalar(select(Evidence.id).where(Evidence.record_id == pending.row["record_id"])):
             return  # indexed before: indexing a file twice changes nothing
         [evidence_id] = insert_evidence(session, [pending.row])
         result.evidence += 1
+        if pending.failure is not None:
+            quarantine(session, evidence_id, pending.failure)
         if pending.observations:
             observed_at: datetime = pending.row["captured_at"]
-            recorder = VersionRecorder(session, context.account_id)
-            result.new_versions += recorder.apply([Observed(o, evidence_id, observed_at) for o in pending.observations])
+            try:
+                with session.begin_nested():  # what the index refuses quarantines this record only
+                    recorder = VersionRecorder(session, context.account_id)
+                    result.new_versions += recorder.apply(
+                        [Observed(o, evidence_id, observed_at) for o in pending.observations])
+            except Exception as exc:
+                if not refused_by_index(exc):
+                    raise
+                log.exception("the index refused the observations of %s", pending.row["record_id"])
+                quarantine(session, evidence_id, f"the index refused what the parser returned: {describe_failure(exc)}")
+                return
             result.observations += len(pending.observations)
 
     def _metadata(self, session: Session, context: _Context, data: bytes, written_at: datetime) -> None:
-        try:
-            summary = json.loads(data)
-        except ValueError:
-            return
-        if summary.get("event") != "harvest-summary" or context.harvest_id is None:
+        note = summary.parse(data)
+        if note is None or context.harvest_id is None:
             return
         harvest = session.get(Harvest, context.harvest_id)
         assert harvest is not None
-        complete = bool(summary.get("complete"))
-        targeted = bool((summary.get("coverage") or {}).get("targeted"))
-        harvest.status = "succeeded" if complete or (targeted and not summary.get("error")) else (
-            "failed" if summary.get("error") else "partial")
-        harvest.error, harvest.complete = summary.get("error"), complete
-        harvest.pages = int(summary.get("pages") or 0)
-        harvest.cause, harvest.coverage = summary.get("cause"), summary.get("coverage")
-        harvest.finished_at = written_at
-        if complete:
-            harvest.cursor_after = summary.get("cursor") or {}
-            account = session.get(Account, context.account_id)
-            assert account is not None
-            account.cursor = harvest.cursor_after
+        if context.harvest_id not in self._created:  # the index's own record stands; the cursor comes back
+            if note["event"] == "harvest-summary" and harvest.complete and harvest.cursor_after is not None:
+                account = session.get(Account, context.account_id)
+                assert account is not None
+                account.cursor = harvest.cursor_after
+            return
+        if note["event"] == "harvest-summary":
+            summary.apply(session, harvest, note, written_at)
+            self._summarized.add(harvest.id)
+        elif harvest.id not in self._summarized and isinstance(note.get("recovered_at"), str):
+            harvest.finished_at, harvest.error = parse_warc_date(note["recovered_at"]), summary.RECOVERED
 
 
-DERIVED_TABLES = (StagedObservation, ItemEvidence, Version, Item, Evidence, WarcFile, Harvest)
+# Harvests are not here: a harvest's outcome is a fact of its run, recorded live and in its summary
+# record; reindex keeps the index's record of it and rebuilds only the harvests it does not know.
+DERIVED_TABLES = (StagedObservation, QuarantinedRecord, ParseProblem, ItemEvidence, Version, Item, Evidence, WarcFile)
 
 
 def clear_derived(db: IndexDB) -> None:
@@ -247,12 +271,13 @@ def clear_derived(db: IndexDB) -> None:
 def stored_warcs(storage: Storage) -> Iterator[tuple[str, int]]:
     """Stored WARC keys, grouped per account and in capture order within each."""
     keys = [(info.key, info.size) for info in storage.list() if info.key.endswith(".warc.gz")]
-    yield from sorted(keys, key=lambda pair: (pair[0].rsplit("/", 3)[0], pair[0].rsplit("/", 1)[-1]))
+    yield from sorted(keys, key=lambda pair: (pair[0].rsplit("/", 3)[0], name_order(pair[0].rsplit("/", 1)[-1])))
 
 
-def reindex(db: IndexDB, storage: Storage, progress: Callable[[str], None] | None = None) -> list[IndexedFile]:
+def reindex(db: IndexDB, storage: Storage, progress: Callable[[str], None] | None = None,
+            body_max_bytes: int = DEFAULT_BODY_MAX_BYTES) -> list[IndexedFile]:
     clear_derived(db)
-    indexer = WarcIndexer(db)
+    indexer = WarcIndexer(db, body_max_bytes)
     results = []
     for key, size in stored_warcs(storage):
         digest = hashlib.sha256()

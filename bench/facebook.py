@@ -9,10 +9,17 @@ The fake Page is served from its own process. In this process:
   staging, sealing, storage, index) on the embedded defaults, media off (the floor fetches none),
   then once more with media on.
 
-Reported: items/s for both and their ratio; Graph API calls per 1,000 items against the minimum
-the API's page sizes allow (``limit`` at most 100: the profile, one feed call per 100 posts, and
-one more call per 100 comments beyond the first 100 of a post, which come with the post), and
-against a harvest that asks each post's comments separately.
+Then the same harvest again with nothing changed on the Page (an idle re-harvest).
+
+Reported: items/s for both and their ratio; Graph API calls, counted where they land (the fake
+server's own count), per 1,000 items against the minimum the API's page sizes allow (``limit`` at
+most 100: the profile, one feed call per 100 posts, and one more call per 100 comments beyond the
+first 100 of a post, which come with the post), and against a harvest that asks each post's
+comments separately; and the calls of the idle re-harvest against its minimum: Graph has no
+conditional request (no ETag, no If-Modified-Since) and a comment's edit or hide leaves no trace on
+its post (``updated_time`` moves only for a post edit or a new comment), so the only way to see
+them is to list again what the re-check window holds: the profile, the feed pages back to the
+window's start, and each of those posts' further comment pages.
 
     python bench/facebook.py
     python bench/facebook.py --posts 300 --comments 6000 --rounds 1
@@ -27,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -50,10 +57,18 @@ TOKEN = "bench-page-token-4e8a"  # a throwaway for the local fake only
 def serve(posts: int, comments: int) -> tuple[subprocess.Popen[str], str, str]:
     process = subprocess.Popen([sys.executable, "-m", "connectors.facebook.fakepage", "--posts", str(posts),
                                 "--comments", str(comments), "--token", TOKEN], cwd=ROOT, stdout=subprocess.PIPE,
-                               text=True, env=os.environ | {"PYTHONPATH": str(ROOT)})
+                               stdin=subprocess.PIPE, text=True, env=os.environ | {"PYTHONPATH": str(ROOT)})
     assert process.stdout is not None
     base, page_id = process.stdout.readline().split()
     return process, base, page_id
+
+
+def calls_at(process: subprocess.Popen[str]) -> int:
+    """API calls the fake Page has answered so far (its own count)."""
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write("calls\n")
+    process.stdin.flush()
+    return int(process.stdout.readline())
 
 
 def floor(base: str, page_id: str, out: Path) -> tuple[float, int, int]:
@@ -92,9 +107,10 @@ def floor(base: str, page_id: str, out: Path) -> tuple[float, int, int]:
     return time.perf_counter() - started, items, calls
 
 
-def harvest(base: str, page_id: str, workdir: Path, media: bool) -> tuple[float, int, int, str]:
-    """(seconds, items, API calls, outcome) of one full harvest on the embedded defaults."""
-    workdir.mkdir(parents=True)
+def harvest(base: str, page_id: str, workdir: Path, media: bool) -> tuple[float, int, str]:
+    """(seconds, items, outcome) of one harvest on the embedded defaults (again in the same folder:
+    a re-harvest)."""
+    workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "archiver.toml"
     config_path.write_text(f'[archiver]\ndata_dir = "data"\n[capture]\nmedia = {str(media).lower()}\n'
                            f'[[accounts]]\nname = "city-fb"\nplatform = "facebook"\nid = "{page_id}"\n'
@@ -107,8 +123,47 @@ def harvest(base: str, page_id: str, workdir: Path, media: bool) -> tuple[float,
     outcome = runner.run(config.account("city-fb"))
     seconds = time.perf_counter() - started
     db.dispose()
-    calls = outcome.pages  # every API exchange that returned data is a page; none failed here
-    return seconds, outcome.observations, calls, outcome.status
+    return seconds, outcome.observations, outcome.status
+
+
+def run(posts: int, comments: int, rounds: int, media: bool = True) -> dict[str, float]:
+    """The figures of one run (every number printed by ``main``)."""
+    page = FakePage.synthetic(posts=posts, comments=comments, seed=7)  # the same Page the server holds
+    threads = [len(p.comments) for p in page.posts]
+    items = 1 + posts + comments
+    minimum = 1 + -(-posts // 100) + sum(max(0, -(-n // 100) - 1) for n in threads)
+    separate = 1 + -(-posts // 100) + sum(max(1, -(-n // 100)) for n in threads)
+    window = datetime.now(UTC) - timedelta(days=30)  # the connector's default re-check window
+    recent = [p for p in page.posts if p.created >= window]
+    feed_pages = min(-(-posts // 100), len(recent) // 100 + 1)  # until a post older than the window shows
+    idle_minimum = 1 + feed_pages + sum(max(0, -(-len(p.comments) // 100) - 1) for p in recent)
+    process, base, page_id = serve(posts, comments)
+    figures: dict[str, float] = {"items": items, "minimum": minimum, "separate": separate,
+                                 "idle_minimum": idle_minimum}
+    try:
+        best_floor = best_harvest = float("inf")
+        with tempfile.TemporaryDirectory() as workdir:
+            for round_ in range(rounds):
+                before = calls_at(process)
+                seconds, floor_items, _ = floor(base, page_id, Path(workdir) / f"floor-{round_}.warc.gz")
+                figures["floor_calls"] = calls_at(process) - before
+                best_floor = min(best_floor, seconds)
+                before = calls_at(process)
+                seconds, harvested, status = harvest(base, page_id, Path(workdir) / f"run-{round_}", False)
+                figures["calls"] = calls_at(process) - before
+                assert status == "succeeded" and harvested == items == floor_items, (status, harvested, items)
+                best_harvest = min(best_harvest, seconds)
+            before = calls_at(process)
+            figures["idle_seconds"], figures["idle_observations"], status = harvest(
+                base, page_id, Path(workdir) / "run-0", False)
+            figures["idle_calls"] = calls_at(process) - before
+            assert status == "succeeded", status
+            if media:
+                figures["media_seconds"] = harvest(base, page_id, Path(workdir) / "media", True)[0]
+    finally:
+        process.terminate()
+        process.wait(10)
+    return figures | {"floor_seconds": best_floor, "harvest_seconds": best_harvest}
 
 
 def main() -> None:
@@ -117,36 +172,25 @@ def main() -> None:
     parser.add_argument("--comments", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    page = FakePage.synthetic(posts=args.posts, comments=args.comments, seed=7)  # the same Page the server holds
-    threads = [len(p.comments) for p in page.posts]
-    items = 1 + args.posts + args.comments
-    minimum = 1 + -(-args.posts // 100) + sum(max(0, -(-n // 100) - 1) for n in threads)
-    separate = 1 + -(-args.posts // 100) + sum(max(1, -(-n // 100)) for n in threads)
-    process, base, page_id = serve(args.posts, args.comments)
-    try:
-        best_floor = best_harvest = float("inf")
-        with tempfile.TemporaryDirectory() as workdir:
-            for round_ in range(args.rounds):
-                seconds, floor_items, floor_calls = floor(base, page_id, Path(workdir) / f"floor-{round_}.warc.gz")
-                best_floor = min(best_floor, seconds)
-                seconds, harvested, calls, status = harvest(base, page_id, Path(workdir) / f"run-{round_}", False)
-                assert status == "succeeded" and harvested == items == floor_items, (status, harvested, items)
-                best_harvest = min(best_harvest, seconds)
-            with_media = harvest(base, page_id, Path(workdir) / "media", True)
-    finally:
-        process.terminate()
-        process.wait(10)
+    f = run(args.posts, args.comments, args.rounds)
+    items, calls, minimum = f["items"], f["calls"], f["minimum"]
     print(f"{datetime.now(UTC):%Y-%m-%d} Page of {args.posts} posts, {args.comments} comments and replies "
-          f"({items} items with the profile), best of {args.rounds}")
-    print(f"  floor (requests + WARCWriter): {items / best_floor:,.0f} items/s ({best_floor:.2f} s, "
-          f"{floor_calls} calls)")
-    print(f"  archiver harvest, media off:   {items / best_harvest:,.0f} items/s ({best_harvest:.2f} s); "
-          f"ratio {best_floor / best_harvest:.2f} of the floor")
-    print(f"  archiver harvest, media on:    {items / with_media[0]:,.0f} items/s ({with_media[0]:.2f} s, "
+          f"({items:.0f} items with the profile), best of {args.rounds}")
+    print(f"  floor (requests + WARCWriter): {items / f['floor_seconds']:,.0f} items/s ({f['floor_seconds']:.2f} s, "
+          f"{f['floor_calls']:.0f} calls)")
+    print(f"  archiver harvest, media off:   {items / f['harvest_seconds']:,.0f} items/s "
+          f"({f['harvest_seconds']:.2f} s); ratio {f['floor_seconds'] / f['harvest_seconds']:.2f} of the floor")
+    print(f"  archiver harvest, media on:    {items / f['media_seconds']:,.0f} items/s ({f['media_seconds']:.2f} s, "
           "photos fetched into the WARC)")
-    print(f"  Graph API calls: {calls} = {calls / items * 1000:.2f} per 1,000 items; minimum for limit=100: "
-          f"{minimum} = {minimum / items * 1000:.2f} per 1,000 (ratio {calls / minimum:.2f}); asking each post's "
-          f"comments separately would take {separate} = {separate / items * 1000:.2f} per 1,000")
+    print(f"  Graph API calls (counted by the fake server): {calls:.0f} = {calls / items * 1000:.2f} per 1,000 items; "
+          f"minimum for limit=100: {minimum:.0f} = {minimum / items * 1000:.2f} per 1,000 "
+          f"(ratio {calls / minimum:.2f}); "
+          f"asking each post's comments separately would take {f['separate']:.0f} = "
+          f"{f['separate'] / items * 1000:.2f} per 1,000")
+    print(f"  idle re-harvest (nothing changed): {f['idle_calls']:.0f} calls in {f['idle_seconds']:.2f} s; the minimum "
+          f"the API allows is {f['idle_minimum']:.0f} (the profile, the feed back to the 30-day re-check window, "
+          "each of its posts' further comment pages: Graph has no conditional request, and comment edits and "
+          "hides leave no trace on the post)")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Fixity and disposition speed, as ratios against a baseline measured in the same process.
 
-- verify: ``archiver verify`` (SHA-256 of the object, inflation of every gzip member, block and
-  payload digests of every record, index comparison) against the floor of reading the same
-  objects and hashing them with SHA-256 only; on the local folder and on SeaweedFS (S3).
+- verify: ``archiver verify --records`` (SHA-256 of the object, inflation of every gzip member,
+  block and payload digests of every record, index comparison) against the floor of reading the
+  same objects and hashing them with SHA-256 only; on the local folder and on SeaweedFS (S3).
+  ``bench/verify.py`` measures both depths of ``verify`` at size, against tighter floors.
 - disposition: ``retention plan`` + ``apply`` of about half of an archive against ``reindex``
   of the same archive (reading and indexing every WARC).
 
@@ -26,7 +27,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from archiver.retention.fixity import choose, verify  # noqa: E402
 from conftest import Workspace  # noqa: E402
-from connectors.rss.fakeserver import BASE_TIME, STEP, FakeFeed, FakeFeedServer  # noqa: E402
+from connectors.rss.fakefeed import BASE_TIME, STEP, FakeFeed  # noqa: E402
+from connectors.rss.fakeserver import FakeFeedServer  # noqa: E402
 from seaweed import KEY_ENV, SECRET_ENV, SeaweedServer, storage_lines  # noqa: E402
 from storage import open_storage  # noqa: E402
 
@@ -72,7 +74,7 @@ def bench_verify(label: str, workspace: Workspace) -> None:
     db = open_index(workspace.config.database_url)
     storage = open_storage(workspace.config)
     size, base = floor(workspace)
-    report = verify(db, storage, choose(db), "bench")
+    report = verify(db, storage, choose(db), "bench", records=True)
     assert report.ok, report.mismatches
     db.dispose()
     print(f"verify [{label}]: {report.objects} WARCs, {size / 1e6:.1f} MB: floor {size / 1e6 / base:.1f} MB/s, "

@@ -15,6 +15,12 @@ CONNECTORS = {
     "rss": "connectors.rss.client:RssConnector",
     "facebook": "connectors.facebook.client:FacebookConnector",
     "instagram": "connectors.instagram.client:InstagramConnector",
+    "x": "connectors.x.client:XConnector",
+    "youtube": "connectors.youtube.client:YouTubeConnector",
+    "threads": "connectors.threads.client:ThreadsConnector",
+    "mastodon": "connectors.mastodon.client:MastodonConnector",
+    "bluesky": "connectors.bluesky.client:BlueskyConnector",
+    "linkedin": "connectors.linkedin.client:LinkedInConnector",
 }
 
 

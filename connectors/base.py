@@ -10,19 +10,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from archiver.capture.response import CapturedResponse, Headers
+from connectors.untrusted import Malformed, clean
+from connectors.windows import SharedWindows
+
+# CapturedResponse and Headers live in archiver.capture (the session builds them); connectors
+# import them from here with everything else a connector is made of.
+__all__ = ["CapturedResponse", "Connector", "HarvestContext", "HarvestError", "HarvestStopped", "Headers", "ItemRef",
+           "Malformed", "Observation", "Page", "Paginator", "PlatformError", "StrictOptions", "VersionState", "checked",
+           "describe_failure"]
+
 if TYPE_CHECKING:
     from archiver.capture.retry import RetryPolicy
     from archiver.capture.session import Exchange, RecordingSession
     from archiver.config import AccountConfig, CaptureSection
+    from archiver.quota import Budget, QuotaSpec
 
 
 class VersionState(StrEnum):
@@ -31,55 +43,6 @@ class VersionState(StrEnum):
     HIDDEN = "hidden"
     DELETED = "deleted"
     UNAVAILABLE = "unavailable"
-
-
-class Headers(Mapping[str, str]):
-    """Case-insensitive, order-keeping response headers (first value wins on lookup)."""
-
-    def __init__(self, items: list[tuple[str, str]]):
-        self.items_list = list(items)
-        self._lookup: dict[str, str] = {}
-        for name, value in self.items_list:
-            self._lookup.setdefault(name.lower(), value)
-
-    def __getitem__(self, name: str) -> str:
-        return self._lookup[name.lower()]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._lookup)
-
-    def __len__(self) -> int:
-        return len(self._lookup)
-
-
-@dataclass(frozen=True)
-class CapturedResponse:
-    """One archived response as parsers see it, live or read back from a WARC.
-
-    ``url`` and ``body`` are the redacted forms that the WARC holds, with transfer and content
-    encodings removed, so a live parse and a reindex parse see exactly the same input.
-    """
-
-    url: str
-    status: int
-    headers: Headers
-    body: bytes
-    captured_at: datetime
-    # Set when this exchange was a direct lookup of one item (to confirm it is gone or changed):
-    # the item's platform id. Parsers read lookups whatever their status, since a 404 there is evidence.
-    lookup: str | None = None
-
-    @property
-    def parseable(self) -> bool:
-        """Whether a parser sees this response: successes, and every direct lookup."""
-        return self.lookup is not None or 200 <= self.status < 300
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "").split(";")[0].strip().lower()
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 @dataclass(frozen=True)
@@ -102,6 +65,30 @@ class Observation:
     # The platform reported a change of state without the item's content (a webhook event): the
     # recorder keeps the latest content and records the new state, or nothing if the item is unknown.
     state_only: bool = False
+    # Only counts for an item observed elsewhere (an insights response): they update the item's
+    # latest metrics and link the evidence, never make a version, and are ignored for unknown items.
+    metrics_only: bool = False
+    # A past revision the platform reports (an edit history, oldest first): recorded as a version
+    # only if the item has no version with this content yet, so re-reading a history adds nothing.
+    historical: bool = False
+    # This object could not be read (connectors/untrusted.py): why, naming the field. Its bytes
+    # are evidence in the WARC; the index records the problem, never a version or a deletion, and
+    # ``platform_id`` is empty when not even the object's id was readable.
+    problem: str | None = None
+
+    def __post_init__(self) -> None:
+        # Storable by construction, whatever a parser passed (connectors/untrusted.py): text without
+        # NUL or lone surrogates, finite numbers, JSON-shaped content, times in UTC.
+        for name in ("platform_id", "kind", "text", "url", "author", "parent_id", "problem"):
+            value = getattr(self, name)
+            if name in ("platform_id", "parent_id") and (isinstance(value, bool) or not isinstance(value, str | int)):
+                value = "" if name == "platform_id" else None  # not an id at all: see ``checked``
+            if value is not None:
+                object.__setattr__(self, name, clean(value if isinstance(value, str) else str(value)))
+        object.__setattr__(self, "content", clean(dict(self.content), "content"))
+        object.__setattr__(self, "metrics", clean(dict(self.metrics), "metrics"))
+        object.__setattr__(self, "media_urls", tuple(clean(str(u)) for u in self.media_urls))
+        object.__setattr__(self, "posted_at", _utc(self.posted_at))
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical content and state: equal hashes mean "no new version"."""
@@ -111,12 +98,51 @@ class Observation:
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def _utc(moment: Any) -> datetime | None:
+    if not isinstance(moment, datetime):
+        return None
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        return None
+
+
+def checked(found: Any) -> list[Observation]:
+    """What a parser returned, if it is a list of observations (else the record is quarantined);
+    an observation without a usable id becomes a problem observation (the record holds an object
+    the index cannot name), never an item named by nothing."""
+    if not isinstance(found, list) or not all(isinstance(o, Observation) for o in found):
+        raise TypeError(f"the parser returned {type(found).__name__}, not a list of observations")
+    return [o if o.platform_id.strip() or o.problem else
+            replace(o, platform_id="", content={}, problem=f"{o.kind}: the parser found no id to name it by")
+            for o in found]
+
+
 @dataclass
 class Page:
-    """One fetched page and what its parser found in it."""
+    """One fetched page and what its parser found in it.
+
+    ``failure`` says why the parser raised on it: the record is quarantined (kept, listed, retried
+    by ``reindex``) and the harvest goes on. Build pages with ``Page.parsed`` so that it is so.
+    """
 
     exchange: Exchange
     observations: list[Observation]
+    failure: str | None = None
+
+    @classmethod
+    def parsed(cls, exchange: Exchange, parse: Callable[[CapturedResponse], list[Observation]]) -> Page:
+        """``parse(exchange.response)`` as a page; a parser that raises quarantines the record."""
+        try:
+            return cls(exchange, checked(parse(exchange.response)))
+        except Exception as exc:  # a defect or a payload no parser foresaw: never the harvest's end
+            return cls(exchange, [], failure=describe_failure(exc))
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line naming a parser's failure."""
+    text = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return text if isinstance(exc, Malformed) else f"{type(exc).__name__}: {text}".rstrip(": ")
 
 
 @dataclass(frozen=True)
@@ -161,12 +187,34 @@ class HarvestContext:
     targets: tuple[str, ...] = ()
     # Platform ids of the items under one item (comments and replies of a post), from the index.
     descendants: Callable[[str], list[str]] = field(default=lambda platform_id: [])
+    # The latest recorded content of items, by platform id (those the index has), so a connector
+    # can ask the platform only for versions it has not recorded yet (X's edit chains).
+    recorded: Callable[[list[str]], dict[str, Mapping[str, Any]]] = field(default=lambda platform_ids: {})
     # Tell the operator the harvest is waiting (why, until when); the runner shows and records it.
     on_wait: Callable[[str, datetime], None] = field(default=lambda reason, until: None)
+    # The credential's budget (X paid reads, YouTube units) when the platform has one: reserve
+    # before each call, never past it (archiver/quota.py).
+    budget: Budget | None = None
+    # The rate-limit windows the platform announced for the account's credential, shared by every
+    # harvest on it through the credential's governor (archiver/governor.py).
+    windows: SharedWindows = field(default_factory=SharedWindows)
+    # Set when a stop is asked for (SIGTERM, Ctrl-C): every wait of the harvest ends at once.
+    stop: threading.Event = field(default_factory=threading.Event)
 
     def wait(self, reason: str, until: datetime) -> None:
         self.notes.append(f"waited until {until.isoformat(timespec='seconds')}: {reason}")
         self.on_wait(reason, until)
+
+    def pause(self, seconds: float) -> None:
+        """Sleep for a retry backoff or a rate limit, unless a stop is asked for: then raise
+        HarvestStopped, so a throttled harvest (Meta may ask for an hour) never holds up a stop."""
+        if self.stop.wait(max(0.0, seconds)):
+            raise HarvestStopped("a stop was asked for while the harvest waited")
+
+
+class HarvestStopped(Exception):
+    """A stop was asked for (SIGTERM, Ctrl-C): the harvest ends where it is; what is in flight is
+    sealed and stored, and the cursor stays."""
 
 
 class HarvestError(Exception):
@@ -217,7 +265,10 @@ class Paginator(ABC, Generic[T, P]):
         if self.current is not None:
             self._seen.add(self.current)
         self.pages += 1
-        following = self.next_value(page)
+        try:
+            following = self.next_value(page)
+        except Malformed as exc:
+            raise HarvestError(f"the listing's paging cannot be read ({exc}); the page is kept", "listing") from None
         if following is not None and following in self._seen:
             raise HarvestError(f"paging loops back to a page already fetched ({following}); the listing is broken",
                                "listing")
@@ -257,13 +308,38 @@ class Connector(ABC):
         return []
 
     @classmethod
+    def access(cls, account: AccountConfig) -> list[str]:
+        """What the platform must grant before this account can be harvested (``check-config`` says it)."""
+        return []
+
+    @classmethod
     def options(cls, account: AccountConfig) -> BaseModel | None:
         return cls.options_model(**account.options()) if cls.options_model else None
+
+    @classmethod
+    def quota(cls, account: AccountConfig) -> QuotaSpec | None:
+        """The budget the account's credential draws on, for platforms that sell or grant one."""
+        return None
+
+    @classmethod
+    def credential(cls, account: AccountConfig) -> str | None:
+        """Who the platform counts the account's calls against, as "platform:VARIABLE" (the name of
+        the environment variable holding the credential, never its value): accounts naming the same
+        one share a governor — its budget and its rate-limit windows (archiver/governor.py)."""
+        spec = cls.quota(account)
+        if spec is not None:
+            return spec.credential
+        return f"{cls.platform}:{account.token_env}" if account.token_env else None
 
     @classmethod
     def secrets(cls, account: AccountConfig) -> list[str]:
         """Every credential this account uses, so the recorder can keep them out of records."""
         return [value for key in account.env_keys() if (value := account.secret(key, required=False))]
+
+    @classmethod
+    def quota_used(cls, headers: Mapping[str, str]) -> float | None:
+        """The percentage of the platform's rate-limit budget in use that a response reports, if any."""
+        return None
 
     @classmethod
     @abstractmethod
@@ -273,6 +349,11 @@ class Connector(ABC):
     @abstractmethod
     def harvest(self, context: HarvestContext) -> Iterator[Page]:
         """Fetch the account's pages through ``context.session``; set next_cursor and complete."""
+
+    def worth_lookup(self, ref: ItemRef) -> bool:
+        """Whether a suspect is worth a lookup in this harvest (e.g. only comments of posts whose
+        threads were re-listed); the rest are not suspects at all. Asked after the listing."""
+        return True
 
     def confirm(self, context: HarvestContext, suspects: list[ItemRef]) -> Iterator[Page]:
         """Look up items missing from a complete listing, one by one (``session.get(..., lookup=id)``).

@@ -7,15 +7,20 @@ store refuses to delete an object before its retain-until date or while a legal 
 never use governance bypass. Locked buckets are versioned, where a plain DELETE only hides an
 object behind a delete marker, so ``delete`` removes every version: that is what disposition
 means. Credentials come only from the environment; no message raised here ever contains one.
+
+A store can hang (frozen, or a network that swallows packets): every request is bounded by
+``[storage] timeout_seconds`` (and three attempts), a whole upload by ``upload_timeout_seconds``,
+and after a stop request (``stop_when``) by a short grace, so a hung store never holds a
+harvest or the daemon; the sealed WARC waits in the spool for the next attempt.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import hashlib
 import io
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,11 +37,14 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from archiver.credentials import credential, where
 from storage.base import (
     CHUNK,
+    DeleteMarker,
     ObjectConflict,
     ObjectInfo,
     ObjectLocked,
+    Patience,
     Storage,
     StorageError,
     StorageUnavailable,
@@ -51,6 +59,7 @@ PART_SIZE = 64 * 1024**2  # S3 wants parts of at least 5 MiB, and at most 10,000
 _MISSING = ("404", "NoSuchKey", "NotFound")
 _DENIED = ("403", "AccessDenied", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled")
 _BAD_DIGEST = ("BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "InvalidChecksum")
+UPLOAD_TIMEOUT_SECONDS = 300.0  # [storage] upload_timeout_seconds: one upload, all attempts included
 _NO_LOCK = ("ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration", "NotImplemented")
 
 
@@ -86,16 +95,16 @@ class _Slice:
 class _Body(io.RawIOBase):
     """An object's body for ``io.BufferedReader`` (so readline is cheap); a failed read is a StorageError."""
 
-    def __init__(self, body: Any, failed: Any):
+    def __init__(self, body: Any, failed: Any, patience: Patience, what: str):
         super().__init__()
-        self.body, self.failed = body, failed
+        self.body, self.failed, self.patience, self.what = body, failed, patience, what
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        try:
-            block = self.body.read(len(buffer))  # at the end, boto3 compares the bytes with the stored checksum
+        try:  # at the end, boto3 compares the bytes with the stored checksum
+            block = self.patience.within(lambda: self.body.read(len(buffer)), self.what)
         except BotoCoreError as exc:
             raise self.failed(exc) from None
         buffer[: len(block)] = block
@@ -110,8 +119,14 @@ class S3Storage(Storage):
     """Objects under ``prefix`` in ``bucket``; the keys given and returned are relative to the prefix."""
 
     def __init__(self, bucket: str, prefix: str = "", *, client: Any, lock_mode: str | None = None,
-                 multipart_threshold: int = MULTIPART_THRESHOLD, part_size: int = PART_SIZE, page_size: int = 1000):
+                 multipart_threshold: int = MULTIPART_THRESHOLD, part_size: int = PART_SIZE, page_size: int = 1000,
+                 upload_timeout: float = UPLOAD_TIMEOUT_SECONDS, hashing_client: Any = None):
         self.bucket, self.client, self.page_size = bucket, client, page_size
+        self.hashing_client = hashing_client or client  # see open_to_hash
+        self.patience, self.upload_timeout = Patience(), upload_timeout
+        self._see_hidden = False  # see with_hidden_versions
+        self._hidden: dict[str, str] = {}
+        self._visible: set[str] = set()  # keys the hidden view listed in plain sight
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.url, self.endpoint = f"s3://{bucket}/{self.prefix}", str(client.meta.endpoint_url)
         # A mode named in the config means records must be immutable: a bucket without Object Lock is an error.
@@ -131,17 +146,24 @@ class S3Storage(Storage):
             if not all(names):
                 raise StorageUnavailable("[storage] names only one of access_key_id_env and secret_access_key_env; "
                                          "name both, or neither to use boto3's default credentials")
-            if unset := [name for name in names if not os.environ.get(str(name))]:
-                raise StorageUnavailable(f"environment variable {unset[0]} (named in [storage]) is not set")
-            credentials = {"aws_access_key_id": os.environ[str(names[0])],
-                           "aws_secret_access_key": os.environ[str(names[1])]}
+            values = [credential(str(name)) for name in names]
+            if unset := [name for name, value in zip(names, values, strict=True) if not value]:
+                raise StorageUnavailable(where(str(unset[0]), " (named in [storage])"))
+            credentials = {"aws_access_key_id": str(values[0]), "aws_secret_access_key": str(values[1])}
         settings = BotoConfig(
             s3={"addressing_style": "path"} if section.endpoint_url else None,  # S3-compatible stores want paths
-            retries={"mode": "standard", "max_attempts": 3}, connect_timeout=10, read_timeout=120,
+            retries={"mode": "standard", "max_attempts": 3}, connect_timeout=min(10.0, section.timeout_seconds),
+            read_timeout=section.timeout_seconds,
             request_checksum_calculation="when_required")  # we send our own SHA-256 instead of boto3's CRC
-        client = boto3.session.Session().client("s3", endpoint_url=section.endpoint_url, region_name=section.region,
-                                                config=settings, **credentials)
-        return cls(bucket, prefix, client=client, lock_mode=section.object_lock_mode, **options)
+        session = boto3.session.Session()
+        client = session.client("s3", endpoint_url=section.endpoint_url, region_name=section.region,
+                                config=settings, **credentials)
+        # For fixity, which hashes every byte itself: boto3 need not hash them again.
+        hashing = session.client("s3", endpoint_url=section.endpoint_url, region_name=section.region,
+                                 config=settings.merge(BotoConfig(response_checksum_validation="when_required")),
+                                 **credentials)
+        return cls(bucket, prefix, client=client, lock_mode=section.object_lock_mode,
+                   upload_timeout=section.upload_timeout_seconds, hashing_client=hashing, **options)
 
     # Names and errors ---------------------------------------------------------------------------
     def _name(self, key: str) -> str:
@@ -175,6 +197,18 @@ class S3Storage(Storage):
         message = " ".join(str(error.response.get("Error", {}).get("Message", "")).split())[:160]
         return StorageError(f"{where}: {code or 'error'} from {self.endpoint}: {message}")
 
+    def _call(self, operation: str, **params: Any) -> Any:
+        """One S3 request (``client.<operation>``), abandoned if a stop request finds it hanging."""
+        method = getattr(self.client, operation)
+        where = f"{operation} s3://{self.bucket}/{params.get('Key') or self.prefix}"
+        return self.patience.within(lambda: method(**params), where)
+
+    def _pages(self, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """The pages of a listing, each request abandoned like ``_call``'s."""
+        pages = iter(self.client.get_paginator(operation).paginate(**params))
+        while (page := self.patience.within(lambda: next(pages, None), f"{operation} {self.url}")) is not None:
+            yield page
+
     @contextlib.contextmanager
     def _mapped(self, key: str | None = None) -> Iterator[None]:
         """Turn botocore's exceptions into the storage errors the rest of the archiver handles."""
@@ -186,7 +220,7 @@ class S3Storage(Storage):
     # The Storage interface ----------------------------------------------------------------------
     def check(self) -> None:
         with self._mapped():
-            self.client.head_bucket(Bucket=self.bucket)
+            self._call("head_bucket", Bucket=self.bucket)
         if self.lock_required and not self.object_lock_enabled:
             raise StorageUnavailable(f"bucket {self.bucket} has no Object Lock, but [storage] object_lock_mode is "
                                      "set; create a bucket with Object Lock enabled")
@@ -197,7 +231,7 @@ class S3Storage(Storage):
         if self._lock is None:
             with self._mapped():
                 try:
-                    answer = self.client.get_object_lock_configuration(Bucket=self.bucket)
+                    answer = self._call("get_object_lock_configuration", Bucket=self.bucket)
                 except ClientError as exc:
                     if _code(exc) not in _NO_LOCK:
                         raise
@@ -209,7 +243,8 @@ class S3Storage(Storage):
         with self._mapped(key):
             try:
                 options = {"VersionId": version} if version else {}
-                return cast(dict[str, Any], self.client.head_object(Bucket=self.bucket, Key=self._name(key), **options))
+                answer = self._call("head_object", Bucket=self.bucket, Key=self._name(key), **options)
+                return cast(dict[str, Any], answer)
             except ClientError as exc:
                 if _code(exc) not in _MISSING:
                     raise
@@ -225,6 +260,11 @@ class S3Storage(Storage):
                             head.get("VersionId"))
 
     def put(self, key: str, path: Path, sha256: str, *, retain_until: datetime | None = None) -> StoredObject:
+        """Store ``path``; the whole upload (every request and attempt) ends within ``upload_timeout``."""
+        return self.patience.within(lambda: self._put(key, path, sha256, retain_until),
+                                    f"upload of s3://{self.bucket}/{self._name(key)}", self.upload_timeout)
+
+    def _put(self, key: str, path: Path, sha256: str, retain_until: datetime | None) -> StoredObject:
         if head := self._head(key):
             return self._existing(key, head, sha256)
         size = path.stat().st_size
@@ -283,27 +323,91 @@ class S3Storage(Storage):
 
     def open(self, key: str) -> BinaryIO:
         """The object's bytes, streamed; at the end boto3 checks them against the stored SHA-256 (single PUTs)."""
+        return self._open(key, self.client)
+
+    def open_to_hash(self, key: str) -> BinaryIO:
+        """The object's bytes, streamed, without boto3's own SHA-256 of them: the reader computes it."""
+        return self._open(key, self.hashing_client)
+
+    def _open(self, key: str, client: Any) -> BinaryIO:
+        version = self._hidden_version(key) if self._see_hidden else None
+        params = {"Bucket": self.bucket, "Key": self._name(key), **({"VersionId": version} if version else {})}
         with self._mapped(key):
-            body = self.client.get_object(Bucket=self.bucket, Key=self._name(key))["Body"]
-        return io.BufferedReader(_Body(body, lambda exc: self._error(exc, key)), buffer_size=CHUNK)
+            body = self.patience.within(lambda: client.get_object(**params),
+                                        f"get_object s3://{self.bucket}/{params['Key']}")["Body"]
+        return io.BufferedReader(_Body(body, lambda exc: self._error(exc, key), self.patience,
+                                       f"reading s3://{self.bucket}/{self._name(key)}"), buffer_size=CHUNK)
 
     def read_range(self, key: str, offset: int, length: int) -> bytes:
         if length <= 0:
             return b""
-        with self._mapped(key):
+        def ranged() -> bytes:
             answer = self.client.get_object(Bucket=self.bucket, Key=self._name(key),
                                             Range=f"bytes={offset}-{offset + length - 1}")
             with answer["Body"] as body:
                 return cast(bytes, body.read())
 
+        with self._mapped(key):
+            return self.patience.within(ranged, f"reading s3://{self.bucket}/{self._name(key)}")
+
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self.prefix + prefix, PaginationConfig={"PageSize": self.page_size})
+        if self._see_hidden:
+            yield from self._list_with_hidden(prefix)
+            return
+        pages = self._pages("list_objects_v2", Bucket=self.bucket, Prefix=self.prefix + prefix,
+                            PaginationConfig={"PageSize": self.page_size})
         with self._mapped():
             for page in pages:  # S3 lists in key (UTF-8 byte) order
                 for entry in page.get("Contents", []):
                     if not entry["Key"].endswith("/"):  # folder placeholders are not objects
                         yield ObjectInfo(entry["Key"][len(self.prefix):], int(entry["Size"]))
+
+    # Objects behind delete markers ------------------------------------------------------------
+    def with_hidden_versions(self) -> S3Storage:
+        view = copy.copy(self)
+        view._see_hidden, view._hidden, view._visible = True, {}, set()
+        return view
+
+    def hidden_versions(self) -> dict[str, str]:
+        return dict(self._hidden)
+
+    def _history(self, prefix: str) -> dict[str, tuple[bool, tuple[datetime, str, int] | None]]:
+        """Per key under ``prefix``: (whether its latest entry is a delete marker, its newest real
+        version as (time, version id, size) or None)."""
+        found: dict[str, tuple[bool, tuple[datetime, str, int] | None]] = {}
+        with self._mapped():
+            for page in self._pages("list_object_versions", Bucket=self.bucket, Prefix=prefix):
+                for marker in page.get("DeleteMarkers", []):
+                    marked, newest = found.get(marker["Key"], (False, None))
+                    found[marker["Key"]] = (marked or bool(marker.get("IsLatest")), newest)
+                for version in page.get("Versions", []):
+                    marked, newest = found.get(version["Key"], (False, None))
+                    if newest is None or version["LastModified"] > newest[0]:
+                        newest = (version["LastModified"], str(version["VersionId"]), int(version["Size"]))
+                    found[version["Key"]] = (marked, newest)
+        return found
+
+    def _list_with_hidden(self, prefix: str) -> Iterator[ObjectInfo]:
+        for name, (marked, newest) in sorted(self._history(self.prefix + prefix).items()):
+            if newest is None or name.endswith("/"):
+                continue  # only markers left: truly gone; or a folder placeholder
+            key = name[len(self.prefix):]
+            if marked:
+                self._hidden[key] = newest[1]
+            else:
+                self._visible.add(key)
+            yield ObjectInfo(key, newest[2])
+
+    def _hidden_version(self, key: str) -> str | None:
+        if key not in self._hidden and key not in self._visible and self._head(key) is None:
+            marked, newest = self._history(self._name(key)).get(self._name(key), (False, None))
+            if marked and newest is not None:
+                self._hidden[key] = newest[1]
+        return self._hidden.get(key)
+
+    def delete_marker(self, key: str) -> DeleteMarker | None:
+        marked, newest = self._history(self._name(key)).get(self._name(key), (False, None))
+        return DeleteMarker(newest is not None) if marked else None
 
     def stat(self, key: str) -> ObjectInfo | None:
         head = self._head(key)
@@ -313,7 +417,7 @@ class S3Storage(Storage):
         """The version ids of the object versions, and of the delete markers, under exactly ``key``."""
         name, versions, markers = self._name(key), [], []
         with self._mapped(key):
-            for page in self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=name):
+            for page in self._pages("list_object_versions", Bucket=self.bucket, Prefix=name):
                 versions += [v["VersionId"] for v in page.get("Versions", []) if v["Key"] == name]
                 markers += [m["VersionId"] for m in page.get("DeleteMarkers", []) if m["Key"] == name]
         return versions, markers
@@ -338,7 +442,7 @@ class S3Storage(Storage):
             for version in [*versions, *markers] or [""]:  # none listed: a plain DELETE, a no-op if absent
                 try:
                     options = {"VersionId": version} if version else {}
-                    self.client.delete_object(Bucket=self.bucket, Key=self._name(key), **options)
+                    self._call("delete_object", Bucket=self.bucket, Key=self._name(key), **options)
                 except ClientError as exc:  # locked since we looked: the store refuses, as it should
                     if version and _code(exc) in _DENIED and (reason := self._lock_reason(key, version)):
                         raise ObjectLocked(f"{key} cannot be deleted from {self.url}: {reason}") from None
@@ -353,8 +457,8 @@ class S3Storage(Storage):
             raise StorageError(f"{key} is not in storage {self.url}")
         with self._mapped(key):
             for version in versions:
-                self.client.put_object_legal_hold(Bucket=self.bucket, Key=self._name(key), VersionId=version,
-                                                  LegalHold={"Status": "ON" if on else "OFF"})
+                self._call("put_object_legal_hold", Bucket=self.bucket, Key=self._name(key), VersionId=version,
+                           LegalHold={"Status": "ON" if on else "OFF"})
         return True
 
     def lock_reason(self, key: str) -> str | None:
@@ -371,7 +475,6 @@ class S3Storage(Storage):
         versions, _ = self._versions(key)
         with self._mapped(key):
             for version in versions:
-                self.client.put_object_retention(Bucket=self.bucket, Key=self._name(key), VersionId=version,
-                                                 Retention={"Mode": self.lock_mode or "GOVERNANCE",
-                                                            "RetainUntilDate": until})
+                self._call("put_object_retention", Bucket=self.bucket, Key=self._name(key), VersionId=version,
+                           Retention={"Mode": self.lock_mode or "GOVERNANCE", "RetainUntilDate": until})
         return True

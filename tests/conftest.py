@@ -24,8 +24,10 @@ import pytest
 from archiver.cli import main
 from archiver.config import Config, load_config
 from archiver.index.db import IndexDB, open_index
+from connectors.fakehttp import take_errors
 from connectors.rss.fakeserver import FakeFeedServer
 from seaweed import s3_bucket, s3_env, s3_plain_bucket, seaweedfs  # noqa: F401 - fixtures
+from service_helpers import stoppable_seaweed  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -110,6 +112,21 @@ def _toml(value: Any) -> str:
     if isinstance(value, int | float):
         return str(value)
     return f'"{value}"'
+
+
+def fail_on_fake_errors() -> None:
+    """Fail the running test if a fake server raised an error of its own since the last check."""
+    errors = take_errors()
+    if errors:
+        pytest.fail(f"a fake server raised {len(errors)} error(s) of its own; the first:\n{errors[0]}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def fakes_raise_nothing() -> Iterator[None]:
+    """A fake platform's own error fails the test that caused it, never a quiet "fetch failed"."""
+    take_errors()  # a server left running by an earlier test is not this test's doing
+    yield
+    fail_on_fake_errors()
 
 
 @pytest.fixture

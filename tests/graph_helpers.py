@@ -20,12 +20,13 @@ APP_SECRET = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
 @contextmanager
 def graph_account(workspace: Workspace, model: GraphModel, platform: str = "facebook", account_id: str = "",
-                  name: str = "city-fb", app_secret: bool = False, **options: Any) -> Iterator[FakeGraphServer]:
+                  name: str = "city-fb", app_secret: bool = False, version: str = "v26.0",
+                  **options: Any) -> Iterator[FakeGraphServer]:
     """Start a fake Graph API for ``model`` and add an account harvesting it to the workspace."""
     saved = {key: os.environ.get(key) for key in ("TEST_PAGE_TOKEN", "TEST_APP_SECRET")}
     os.environ["TEST_PAGE_TOKEN"] = TOKEN
     os.environ["TEST_APP_SECRET"] = APP_SECRET
-    server = FakeGraphServer(model, tokens={TOKEN}, app_secret=APP_SECRET if app_secret else None)
+    server = FakeGraphServer(model, tokens={TOKEN}, app_secret=APP_SECRET if app_secret else None, version=version)
     with server:
         lines = [f'name = "{name}"', f'platform = "{platform}"', f'id = "{account_id}"',
                  'token_env = "TEST_PAGE_TOKEN"', f'base_url = "{server.base_url}"']

@@ -41,7 +41,7 @@ def test_every_account_is_harvested_at_start_then_on_schedule(workspace: Workspa
     runner.join(timeout=20)
     assert not runner.is_alive()
     assert sorted(daemon.completed) == ["a", "b"]
-    assert set(jobs) == {"harvest:a", "harvest:b", "recovery", "holds", "fixity"}
+    assert set(jobs) == {"harvest:a", "harvest:b", "recovery", "holds", "fixity", "alerts"}
     assert str(jobs["harvest:b"].trigger).startswith("cron")
     assert len(workspace.stored_warcs()) == 2 and workspace.spool_files() == []
     db.dispose()

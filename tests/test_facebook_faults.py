@@ -5,13 +5,17 @@ never letting the token into a record, a log line or an export."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from archiver.index.models import Account, Harvest
-from conftest import Workspace
+from conftest import ROOT, Workspace
 from connectors.facebook.fakepage import FakePage
 from graph_helpers import APP_SECRET, TOKEN, graph_account, items, set_token, warc_bytes
 
@@ -144,3 +148,30 @@ def test_a_payload_that_does_not_parse_is_kept_and_reported(workspace: Workspace
     cut = [plain for _, _, plain in warc_bytes(workspace) if b'{"id":"1740000000001","name":"City of Spr' in plain]
     assert cut  # the broken bytes are in the record
     assert _account(workspace).cursor == {}
+
+
+def test_a_stop_ends_a_throttled_wait_at_once(workspace: Workspace) -> None:
+    """Meta may ask a throttled app to wait an hour; SIGTERM must not wait with it."""
+    page = FakePage.synthetic(posts=40, comments=200, seed=17)
+    options = {"page_size": 10, "throttle_backoff_seconds": 3600.0, "max_throttle_wait": "4h"}
+    with graph_account(workspace, page, account_id=page.page_id, **options) as server:
+        server.budget, server.window_seconds = 3, 3600.0  # three calls, then code 80001 for an hour
+        config = workspace.write()
+        process = subprocess.Popen([sys.executable, "-m", "archiver", "--config", str(config), "harvest"], cwd=ROOT,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=os.environ | {"PYTHONPATH": str(ROOT)})
+        deadline = time.monotonic() + 60
+        while not [c for c in server.api_calls() if c.status == 400] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # inside the hour-long wait
+        process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        _, err = process.communicate(timeout=60)
+        stopped_in = time.monotonic() - started
+    assert stopped_in < 30, err  # not the hour the platform asked for
+    assert workspace.spool_files() == []  # what was captured is sealed and stored
+    db = workspace.index()
+    with db.session() as session:
+        assert session.scalars(select(Harvest.status)).all() == ["interrupted"]
+    db.dispose()
+    assert not _account(workspace).cursor  # nothing complete: the cursor did not move

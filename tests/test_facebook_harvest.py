@@ -50,7 +50,7 @@ def test_a_large_page_is_harvested_completely(workspace: Workspace) -> None:
     db.dispose()
     photos = {p.photo for p in page.posts if p.photo} | {c.photo for p in page.posts for c in p.comments if c.photo}
     assert {name: stored.get(name) for name in photos} == {
-        name: hashlib.sha256(page.media(name) or b"").hexdigest() for name in photos}
+        name: hashlib.sha256(page.media_file(name) or b"").hexdigest() for name in photos}
     assert cursor and cursor["newest"] and cursor["full_sweep_at"]
     # API calls: the profile, 10 feed pages of 100 posts (each with its first 100 comments), and
     # one more page per hundred comments beyond that.

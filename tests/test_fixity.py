@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import json
 import os
 import stat
+import zlib
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from archiver.index.models import Evidence, WarcFile
 from conftest import Workspace
@@ -97,3 +102,94 @@ def test_the_daemon_verifies_on_its_schedule(workspace: Workspace, feed_server: 
     db.dispose()
     [run] = workspace.cli("audit", "--action", "fixity.verified", "--json").json()
     assert run["details"]["scope"] == "scheduled sample 1" and run["details"]["objects"] == 1
+
+    # records = true: the scheduled runs check every record too, and say so
+    key, offset, length, record_id = a_response(workspace)
+    rewrite_record(workspace, key, offset, length, b"<title>", b"<TITLE>")
+    workspace.write('[fixity]\nschedule = "0 3 * * *"\nsample = 1\nrecords = true\nworkers = 2\n')
+    db = workspace.index()
+    Daemon(workspace.config, db, LocalStorage(workspace.root / "data" / "warcs"), threading.Event()).verify()
+    db.dispose()
+    deep = workspace.cli("audit", "--action", "fixity.verified", "--json").json()[-1]["details"]
+    assert deep["scope"] == "scheduled sample 1 (records)" and deep["mismatches"] == 2
+    assert {f["record_id"] for f in deep["failures"]} == {record_id}
+
+
+def rewrite_record(workspace: Workspace, key: str, offset: int, length: int, old: bytes, new: bytes) -> None:
+    """Change ``old`` to ``new`` (as long) in the record at ``offset`` without fixing its digests, and re-record the
+    object's SHA-256, size and the offsets after it in the index: only the record's own digests are wrong."""
+    path = workspace.root / "data" / "warcs" / key
+    data = path.read_bytes()
+    record = gzip.decompress(data[offset:offset + length])
+    assert old in record
+    packer = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    member = packer.compress(record.replace(old, new, 1)) + packer.flush()
+    changed = data[:offset] + member + data[offset + length:]
+    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+    path.write_bytes(changed)
+    shift = len(member) - length
+    db = workspace.index()
+    with db.session() as session:
+        warc = session.scalar(select(WarcFile).where(WarcFile.key == key))
+        warc.sha256, warc.size = hashlib.sha256(changed).hexdigest(), len(changed)
+        for evidence in session.scalars(select(Evidence).where(Evidence.warc_file_id == warc.id)):
+            if evidence.offset == offset:
+                evidence.length = len(member)
+            if evidence.offset > offset:
+                evidence.offset += shift
+            if evidence.request_offset is not None and evidence.request_offset > offset:
+                evidence.request_offset += shift
+    db.dispose()
+
+
+def test_a_wrong_record_in_a_rerecorded_object_is_found_only_by_the_record_check(
+        workspace: Workspace, feed_server: FakeFeedServer) -> None:
+    feed_server.add_feed("/feeds/news.atom", FakeFeed.synthetic(entries=30, page_size=10))
+    workspace.capture["media"] = False
+    workspace.account("news", feed_server.url("/feeds/news.atom"))
+    assert workspace.cli("harvest").code == 0
+    key, offset, length, record_id = a_response(workspace)
+    rewrite_record(workspace, key, offset, length, b"<title>", b"<TITLE>")
+
+    fast = workspace.cli("verify", "--json")
+    assert fast.code == 0 and fast.json()["ok"] and not fast.json()["records"]
+    deep = workspace.cli("verify", "--records", "--json")
+    assert deep.code == 1 and deep.json()["records"]
+    [block, payload] = deep.json()["mismatches"]
+    assert (block["key"], block["offset"], block["record_id"]) == (key, offset, record_id)
+    assert block["problem"] == "WARC-Block-Digest does not match the record's bytes"
+    assert payload["problem"] == "WARC-Payload-Digest does not match the record's payload"
+    assert block["check"] == "records" and block["items"] and all(i.startswith("news:") for i in block["items"])
+    text = workspace.cli("verify", "--records", "--sample", "1")
+    assert f"MISMATCH {key} record {record_id} at offset {offset}: WARC-Block-Digest" in text.out
+    assert f"(items {block['items'][0]}" in text.out
+
+    # The alert lasts until a record check finds the object intact: an object check cannot tell.
+    [alert] = workspace.cli("alerts", "--json").json()
+    assert alert["subject"] == key and alert["command"] == "archiver verify --all --records"
+    assert workspace.cli("verify").code == 0
+    assert [a["subject"] for a in workspace.cli("alerts", "--json").json()] == [key]
+
+
+def test_parallel_and_repeated_checks_report_alike(workspace: Workspace, feed_server: FakeFeedServer) -> None:
+    feed = feed_server.add_feed("/feeds/news.atom", FakeFeed.synthetic(entries=3))
+    workspace.capture["media"] = False
+    workspace.account("news", feed_server.url("/feeds/news.atom"))
+    for entries in (6, 9, 12, 15):  # four harvests, four WARCs
+        feed.entries = FakeFeed.synthetic(entries=entries).entries
+        assert workspace.cli("harvest").code == 0
+    db = workspace.index()
+    with db.session() as session:
+        keys = list(session.scalars(select(WarcFile.key).order_by(WarcFile.key)))
+    db.dispose()
+    assert len(keys) == 4
+    flip(workspace.root / "data" / "warcs" / keys[1], 300)
+    flip(workspace.root / "data" / "warcs" / keys[3], 5)  # in a gzip header: only the SHA-256 sees it
+
+    for depth in ([], ["--records"]):
+        runs = [workspace.cli("verify", "--json", "--workers", workers, *depth).json() for workers in ("1", "4", "4")]
+        assert {run["objects"] for run in runs} == {4} and {run["bytes"] for run in runs} == {runs[0]["bytes"]}
+        assert runs[0]["mismatches"] == runs[1]["mismatches"] == runs[2]["mismatches"]
+        assert {m["key"] for m in runs[0]["mismatches"]} == {keys[1], keys[3]}
+    audited = workspace.cli("audit", "--action", "fixity.verified", "--json").json()
+    assert len({json.dumps(entry["details"]["failures"]) for entry in audited}) == 1

@@ -9,6 +9,7 @@ from pathlib import Path
 import pypdfium2
 from pypdf import PdfReader
 
+from archiver.exports.package.images import CapturedImage
 from archiver.exports.package.parts import BatesOptions, CaseDocument, PackageContext
 from archiver.exports.package.pdf import PdfPart
 from archiver.index.models import Item, Version
@@ -142,7 +143,7 @@ class ParallelPdfPart(PdfPart):
 
     parallel_from = 1
 
-    def estimate(self, text: str) -> int:
+    def estimate(self, text: str, images: list[CapturedImage]) -> int:
         return 1
 
 

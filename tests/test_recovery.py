@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-import archiver.harvest
+import archiver.segments
 from archiver.capture.spool import complete_records_end
 from archiver.capture.warc import WarcFileWriter
 from archiver.index.models import Harvest, Item, StagedObservation, WarcFile
@@ -89,12 +89,13 @@ def test_crash_between_storing_and_indexing_is_finished_on_next_start(
     def power_cut(*_args: object, **_kwargs: object) -> int:
         raise PowerCut
 
-    monkeypatch.setattr(archiver.harvest, "apply_staged", power_cut)
+    monkeypatch.setattr(archiver.segments, "apply_observations", power_cut)
     with pytest.raises(PowerCut):
         workspace.cli("harvest")
     monkeypatch.undo()
     assert count(workspace, Item) == 0 and len(workspace.stored_warcs()) == 1
-    assert count(workspace, StagedObservation) > 0
+    assert count(workspace, WarcFile) == 0  # the index never pointed to it
+    assert [p.name for p in workspace.spool_files()] == [workspace.stored_warcs()[0].name]  # sealed, kept
     result = workspace.cli("harvest")
     assert result.code == 0, result.err
     assert count(workspace, Item, Item.kind == "entry") == 25

@@ -36,3 +36,14 @@ def test_urls_headers_and_log_text() -> None:
     assert headers == [("Authorization", f"Bearer {MARKER}"), ("X-Custom", f"v={MARKER}"), ("Accept", "*/*")]
     assert notes.header_value() == "header:Authorization; header:X-Custom"
     assert SECRET not in redactor.text(f"could not connect to https://x/?token={SECRET}")
+
+
+def test_credentials_in_json_token_answers_are_masked() -> None:
+    """An OAuth token endpoint answers with fresh credentials nobody knew before: masked by name."""
+    from archiver.capture.redact import Redactor
+
+    body = b'{\n  "access_token": "ya29.a0AfB_fresh", "expires_in": 3599,\n  "refresh_token" : "1//0g-new",' \
+           b' "token_type": "Bearer", "scope": "https://www.googleapis.com/auth/youtube.force-ssl"}'
+    cleaned, hits = Redactor().body(body)
+    assert hits == 2 and b"ya29" not in cleaned and b"1//0g" not in cleaned
+    assert b'"access_token": "REDACTED"' in cleaned and b'"token_type": "Bearer"' in cleaned

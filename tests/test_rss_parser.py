@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from archiver.capture.warc import parse_warc_date
 from conftest import FIXTURES, ROOT
-from connectors.base import CapturedResponse, Headers
+from connectors.base import CapturedResponse, Headers, Malformed
 from connectors.rss.parser import parse_feed
 
 
@@ -53,3 +55,10 @@ def test_same_bytes_same_observations() -> None:
     body = (FIXTURES / "rss" / "youtube_channel_videos_feed.xml").read_bytes()
     first, second = parse_feed(response(body)), parse_feed(response(body))
     assert [o.content_hash() for o in first.observations] == [o.content_hash() for o in second.observations]
+
+
+def test_what_the_fuzzer_found_is_a_problem_or_a_quarantine_never_a_crash() -> None:
+    assert parse_feed(response(b"")).problem  # feedparser gave no "version" at all: AttributeError before
+    declaration = b'<?xml version="1.0" encoding="ut\xc0f-8"?><feed xmlns="http://www.w3.org/2005/Atom"></feed>'
+    with pytest.raises(Malformed, match="expected a document feedparser can read, got UnicodeDecodeError"):
+        parse_feed(response(declaration))  # feedparser's own UnicodeDecodeError: the record is quarantined

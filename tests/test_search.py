@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import archiver.search as search_module
-import archiver.search_filtered as search_filtered
+import archiver.search.engine as search_module
+import archiver.search.filtered as search_filtered
 from archiver.index.db import IndexDB, open_index
 from archiver.index.models import Account, Evidence, Item, Version, WarcFile
 from archiver.search import SearchQuery, matching_ids, search, state_counts

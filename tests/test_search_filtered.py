@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import archiver.search_filtered as search_filtered
+import archiver.search.filtered as search_filtered
 from archiver.index.db import IndexDB
 from archiver.index.models import Account, Item, Version
 from archiver.search import SearchQuery, _filters, fts5_query, matching_ids, search

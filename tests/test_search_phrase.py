@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-import archiver.search as search_module
-import archiver.search_filtered as search_filtered
-import archiver.search_phrase as search_phrase
+import archiver.search.engine as search_module
+import archiver.search.filtered as search_filtered
+import archiver.search.phrase as search_phrase
 from archiver.index.db import IndexDB
 from archiver.index.models import Item, Version
 from archiver.search import SearchQuery, fts5_query, matching_ids, search

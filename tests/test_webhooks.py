@@ -170,3 +170,74 @@ def test_the_serve_command_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=20)
     assert process.returncode == 0 and "refused a webhook POST" in err and APP_SECRET not in err
+
+
+def test_serve_on_a_port_in_use_fails_in_one_line(workspace: Workspace) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        workspace.write()
+        result = workspace.cli("serve", "--port", str(port))
+    assert result.code == 1
+    assert result.err.strip().splitlines()[-1] == (
+        f"archiver: cannot listen on 127.0.0.1:{port}: Address already in use; stop what uses that port, "
+        "or choose another with [serve] port or --port")
+    assert "Traceback" not in result.err
+
+
+def test_signed_deliveries_of_odd_shapes_get_400_and_are_not_stored(
+        workspace: Workspace, receiver: tuple[Any, ...], caplog: pytest.LogCaptureFixture) -> None:
+    page, _, intake, url = receiver
+    before = [path.name for path, _, _ in warc_bytes(workspace)]
+    comment = page.posts[0].comments[0]
+    odd = [{"object": "page", "entry": 5},
+           {"object": "page", "entry": [5, "x"]},
+           {"object": "page", "entry": [{"id": page.page_id, "changes": "feed"}]},
+           {"object": "page", "entry": [{"id": {"page": page.page_id}, "changes": []}]},
+           {"object": "page", "entry": [{"id": page.page_id, "changes": [{"field": "feed", "value": [1, 2]}]}]},
+           {"object": "page", "entry": [{"id": page.page_id, "changes": [{"field": "feed", "value": {
+               "item": {"comment": True}, "verb": "remove", "comment_id": comment.id}}]}]},
+           {"object": "page", "entry": [{"id": page.page_id, "changes": [{"field": "feed", "value": {
+               "item": "comment", "verb": "hide", "comment_id": {"id": comment.id}}}]}]},
+           {"object": {"page": 1}, "entry": []}, None, 42, ["page"]]
+    bodies = [json.dumps(shape).encode() for shape in odd]
+    bodies.append(b"[" * 100_000 + b"]" * 100_000)  # past what any JSON parser recurses into
+    deep: Any = comment.id
+    for _ in range(200):
+        deep = {"x": deep}
+    value = {"item": "comment", "verb": "hide", "comment_id": comment.id, "x": deep}
+    bodies.append(json.dumps({"object": "page", "entry": [{"id": page.page_id, "changes": [
+        {"field": "feed", "value": value}]}]}).encode())
+    bodies.append(b'{"object": "page", "entry": [\xff\xfe]}')  # not UTF-8
+    caplog.set_level(logging.WARNING)
+    answers = [requests.post(url, data=body, headers=_sign(body)) for body in bodies]
+    assert [a.status_code for a in answers] == [400] * len(bodies), [a.text for a in answers]
+    assert "Traceback" not in caplog.text and caplog.text.count("nothing stored") == len(bodies)
+    time.sleep(0.3)
+    assert [path.name for path, _, _ in warc_bytes(workspace)] == before and not intake.outcomes
+
+
+def test_replays_of_a_delivery_are_stored_once_and_refetched_once(workspace: Workspace,
+                                                                  receiver: tuple[Any, ...]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    page, server, intake, url = receiver
+    post = page.posts[2]
+    comment = post.comments[0]
+    body = _delivery("webhook_feed_comment_hide_entry.json", page, comment_id=comment.id, post_id=post.id)
+    server.calls.clear()
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda _: requests.post(url, data=body, headers=_sign(body)).status_code, range(100)))
+    assert answers == [200] * 100
+    _wait(intake, 1)
+    time.sleep(0.5)  # a second re-fetch, were one queued, would have run by now
+    again = requests.post(url, data=body, headers=_sign(body))  # a later replay, from the index this time
+    assert again.status_code == 200
+    time.sleep(0.3)
+    uri = b"urn:archiver:webhook:meta:" + hashlib.sha256(body).hexdigest().encode()
+    records = sum(plain.count(b"WARC-Target-URI: " + uri) for _, _, plain in warc_bytes(workspace))
+    assert records == 1
+    assert len(intake.outcomes) == 1 and [c.path for c in server.api_calls()] == [f"/v26.0/{comment.id}"]

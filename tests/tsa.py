@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from connectors.fakehttp import LoopbackServer
 
 OPENSSL_CONFIG = """
 [ tsa ]
@@ -98,7 +100,7 @@ class LocalTSA:
                 self.end_headers()
                 self.wfile.write(reply)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = LoopbackServer(("127.0.0.1", 0), Handler)  # its own errors fail the test
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/tsr"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

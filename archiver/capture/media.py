@@ -2,8 +2,9 @@
 
 Platform media URLs often expire within hours (signed CDN links), so media are fetched during
 the harvest that found them. Bytes already archived for the same account and month are
-written as ``revisit`` records; a video larger than ``media_max_bytes`` is kept up to the
-cap and its record marked truncated.
+written as ``revisit`` records; a file larger than ``media_max_bytes`` (once decoded) is kept as
+far as it was received up to the cap, its record marked truncated, and the harvest's notes say so.
+Bodies stream through the spool, so a long video never sits in memory.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from archiver.capture.session import FetchFailed, RecordingSession, RevisitLookup
+from archiver.capture.session import FetchFailed, RecordingSession, RevisitLookup, size_text
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class MediaCapture:
         self._done: set[str] = set()
         self.fetched = 0
         self.failed: list[str] = []
+        self.truncated: list[str] = []
 
     def fetch(self, urls: Iterable[str]) -> None:
         for url in urls:
@@ -54,5 +56,9 @@ class MediaCapture:
                 log.warning("media not captured: %s", exc)
                 continue
             self.fetched += 1
+            if exchange.truncated:
+                self.truncated.append(f"{exchange.response.url}: larger than {size_text(self.max_bytes)} once decoded "
+                                      f"([capture] media_max_bytes); kept as far as received, marked truncated "
+                                      f"in {exchange.evidence.warc_name}")
             if exchange.response.status >= 400:
                 self.failed.append(f"{exchange.response.url} answered HTTP {exchange.response.status}")

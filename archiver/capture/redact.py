@@ -37,10 +37,19 @@ SECRET_HEADERS = frozenset(
         "x-goog-api-key", "x-amz-security-token", "x-hub-signature", "x-hub-signature-256",
     }
 )
+# Credentials by name in JSON (an OAuth token endpoint's answer holds fresh ones nobody knew before).
+_JSON_CREDENTIAL = re.compile(rb'("(?:access_token|refresh_token|id_token|client_secret)"\s*:\s*")([^"\\]+)(")')
 _PARAM_IN_TEXT = re.compile(
     r"(?i)((?:[?&;]|\\u0026|&amp;)(?:" + "|".join(re.escape(p) for p in _BODY_PARAMS) + r")=)"
     r"([^&\"'\s<>\\]+)"
 )
+# The same, over bytes (the whitespace set spelled out, as str patterns see it in latin-1 text).
+_PARAM_IN_BYTES = re.compile(
+    rb"(?i)((?:[?&;]|\\u0026|&amp;)(?:" + b"|".join(re.escape(p.encode()) for p in _BODY_PARAMS) + rb")=)"
+    rb"([^&\"'\s\x1c-\x1f\x85\xa0<>\\]+)"
+)
+_VALUE_END = re.compile(rb"[&\"'\s\x1c-\x1f\x85\xa0<>\\]")
+_PARAM_HINTS = (b"token=", b"_proof=", b"_secret=", b"-signature=", b"-credential=")
 
 
 @dataclass
@@ -134,6 +143,18 @@ class Redactor:
     def body(self, data: bytes) -> tuple[bytes, int]:
         """The body with known secrets and credential-named URL parameters replaced."""
         data, count = self._known(data)
+        if b'_token"' in data or b'client_secret"' in data:
+            masked = 0
+
+            def mask(match: re.Match[bytes]) -> bytes:
+                nonlocal masked
+                if match.group(2) == MARKER.encode():
+                    return match.group(0)
+                masked += 1
+                return match.group(1) + MARKER.encode() + match.group(3)
+
+            data = _JSON_CREDENTIAL.sub(mask, data)
+            count += masked
         if b"=" not in data:
             return data, count
         hits = 0
@@ -152,6 +173,76 @@ class Redactor:
         """For log lines and exports: every known secret and credential parameter masked."""
         data, _ = self.body(text.encode("utf-8", "surrogateescape"))
         return data.decode("utf-8", "surrogateescape")
+
+
+class StreamRedactor:
+    """``Redactor.body`` over a body too large to hold, a window at a time; what ``feed`` returns is final.
+
+    A window keeps back enough bytes that no secret or credential parameter can straddle the cut
+    unseen; a credential value still running at the end of a window is dropped up to its end in
+    the next one. ``hits`` counts what was replaced, so a scan that throws the output away tells
+    whether a body needs redacting at all.
+
+    >>> stream = StreamRedactor(Redactor(["s3cr3t-T0KEN"]))
+    >>> parts = [stream.feed(b"x" * 5000 + b"&access_token=ab"), stream.feed(b"cd&n=1 s3cr3t"),
+    ...          stream.feed(b"-T0KEN end"), stream.finish()]
+    >>> b"".join(parts)[4990:], stream.hits
+    (b'xxxxxxxxxx&access_token=REDACTED&n=1 REDACTED end', 2)
+    """
+
+    def __init__(self, redactor: Redactor):
+        self._needles = redactor._needles
+        self._hold = max([64, *(len(n) for n in self._needles)])  # longer than any needle or parameter name
+        self._pending = b""
+        self._skipping = False  # inside a credential value that ran past the last window
+        self.hits = 0
+
+    def feed(self, data: bytes) -> bytes:
+        self._pending += data
+        return self._drain(final=False)
+
+    def finish(self) -> bytes:
+        return self._drain(final=True)
+
+    def _drain(self, final: bool) -> bytes:
+        buffer, self._pending = self._pending, b""
+        if self._skipping:
+            end = _VALUE_END.search(buffer)
+            if end is None:
+                return b""
+            buffer, self._skipping = buffer[end.start():], False
+        cut = len(buffer) if final else len(buffer) - self._hold
+        if cut <= 0:
+            self._pending = buffer
+            return b""
+        out, position = [], 0
+        for start, end, replacement in self._matches(buffer):
+            if start >= cut:
+                break
+            if start < position:
+                continue
+            out += [buffer[position:start], replacement]
+            self.hits += 1
+            position = end
+            if end == len(buffer) and replacement != MARKER.encode() and not final:
+                self._skipping = True  # the value goes on in the next window
+                return b"".join(out)
+        out.append(buffer[position:max(position, cut)])
+        self._pending = buffer[max(position, cut):]
+        return b"".join(out)
+
+    def _matches(self, buffer: bytes) -> list[tuple[int, int, bytes]]:
+        found = []
+        for needle in self._needles:
+            start = buffer.find(needle)
+            while start >= 0:
+                found.append((start, start + len(needle), MARKER.encode()))
+                start = buffer.find(needle, start + len(needle))
+        lowered = buffer.lower()
+        if any(hint in lowered for hint in _PARAM_HINTS):
+            found += [(m.start(), m.end(), m.group(1) + MARKER.encode())
+                      for m in _PARAM_IN_BYTES.finditer(buffer) if m.group(2) != MARKER.encode()]
+        return sorted(found, key=lambda match: (match[0], -match[1]))
 
 
 class RedactingLogFilter(logging.Filter):

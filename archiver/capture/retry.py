@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from archiver.capture.session import Exchange, FetchFailed
+from archiver.capture.session import Exchange, FetchFailed, ResponseTooLarge
 
 log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({500, 502, 503, 504, 429})
@@ -36,6 +36,8 @@ class RetryPolicy:
     retries: int = 3
     backoff_seconds: float = 2.0
     sleep: Callable[[float], None] = time.sleep
+    # Answers worth asking again; a connector with its own rate-limit handling leaves 429 out.
+    statuses: frozenset[int] = RETRY_STATUSES
 
     def wait_for(self, attempt: int, exchange: Exchange | None) -> float:
         if exchange is not None:
@@ -50,13 +52,15 @@ class RetryPolicy:
             last_try = attempt == self.retries
             try:
                 exchange = fetch()
+            except ResponseTooLarge:
+                raise  # the same answer again would be as large
             except FetchFailed as exc:
                 if last_try:
                     raise
                 log.info("retrying after: %s", exc)
                 self.sleep(self.wait_for(attempt, None))
                 continue
-            if exchange.response.status not in RETRY_STATUSES or last_try:
+            if exchange.response.status not in self.statuses or last_try:
                 return exchange
             log.info("retrying %s after HTTP %d", exchange.response.url, exchange.response.status)
             self.sleep(self.wait_for(attempt, exchange))

@@ -9,18 +9,23 @@ Two things differ from the wire, and both are said in the record: a chunked body
 as a single chunk (the framing is transport, the headers and entity bytes are kept exactly),
 and a body that carried a secret is stored decoded with the secret replaced
 (``WARC-Archiver-Redacted``).
+
+Bodies are read within limits (``capture/body.py``): an API answer larger than
+``body_max_bytes`` once decoded is archived as far as it was received, marked truncated, and
+the exchange fails with ``ResponseTooLarge``; media are cut at the caller's ``max_bytes``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import mimetypes
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
@@ -28,10 +33,17 @@ import urllib3
 from warcio.statusandheaders import StatusAndHeaders
 
 from archiver import __version__
-from archiver.capture.encoding import decode_content, rechunk
+from archiver.capture.body import (
+    DEFAULT_BODY_MAX_BYTES,
+    IN_MEMORY_BYTES,
+    FramedPayload,
+    ReceivedBody,
+    read_body,
+    redacted_copy,
+)
 from archiver.capture.redact import Redactions, Redactor
+from archiver.capture.response import CapturedResponse, Headers
 from archiver.capture.warc import RecordRef, RevisitTarget, WarcFileWriter, parse_warc_date, warc_date
-from connectors.base import CapturedResponse, Headers
 
 REDACTED_HEADER = "WARC-Archiver-Redacted"
 LOOKUP_HEADER = "WARC-Archiver-Lookup"  # the platform id of the item this exchange looked up
@@ -40,6 +52,23 @@ MAX_REDIRECTS = 5
 
 class FetchFailed(Exception):
     """No response came back (timeout, refused, reset); the attempt is still in the WARC."""
+
+
+class ResponseTooLarge(FetchFailed):
+    """The answer passed ``body_max_bytes``: what was received is archived, marked truncated.
+    Asking again would give the same, so it is not retried."""
+
+
+def size_text(size: int) -> str:
+    """A size for messages.
+
+    >>> size_text(50_000_000), size_text(1_500), size_text(12)
+    ('50 MB', '1.5 kB', '12 bytes')
+    """
+    for unit, factor in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if size >= factor:
+            return f"{size / factor:.4g} {unit}"
+    return f"{size} bytes"
 
 
 @dataclass(frozen=True)
@@ -93,8 +122,12 @@ class RecordingSession:
         timeout: float,
         authorize: Callable[[requests.PreparedRequest], None] | None = None,
         on_exchange: Callable[[Exchange], None] | None = None,
+        body_max_bytes: int = DEFAULT_BODY_MAX_BYTES,
+        spool_dir: Path | None = None,
     ):
         self._writer_for = writer_for
+        self.body_max_bytes = body_max_bytes  # an API answer, once decoded
+        self.spool_dir = spool_dir  # where large bodies wait on disk while they are archived
         self.redactor = redactor
         self.timeout = timeout
         self.authorize = authorize
@@ -114,8 +147,10 @@ class RecordingSession:
     ) -> Exchange:
         """GET ``url``, following redirects hop by hop so every hop is archived.
 
-        ``max_bytes`` caps the body (the record is then marked truncated); with ``revisit``, a
-        payload already archived is written as a revisit record instead of a second copy.
+        ``max_bytes`` caps a media body (the record is then marked truncated and the exchange
+        returned; a body larger than a few MB is not kept in ``response.body``); without it the
+        body is an API answer, capped at ``body_max_bytes`` (``ResponseTooLarge`` past it). With
+        ``revisit``, a payload already archived is written as a revisit record instead of a second copy.
         ``lookup`` marks a direct lookup of one item (its platform id), in the record and for the parser.
         """
         request = requests.Request("GET", url, params=params, headers=headers)
@@ -132,6 +167,15 @@ class RecordingSession:
             request = requests.Request("GET", target, headers=headers if same_host else None)
         raise FetchFailed(f"more than {MAX_REDIRECTS} redirects starting at {self.redactor.url(url)[0]}")
 
+    def post_form(self, url: str, form: dict[str, str]) -> tuple[Exchange, bytes]:
+        """POST a form (an OAuth token refresh), archived like every exchange: known secrets in the
+        request body and credentials named in the answer are masked in the record. Also returns the
+        answer's body as received (decoded), which only the caller sees: it holds the new token."""
+        prepared = self._http.prepare_request(requests.Request("POST", url, data=form))
+        received: list[bytes] = []
+        exchange = self._send(prepared, None, None, received=received)
+        return exchange, received[0] if received else b""
+
     def read_file(self, url: str) -> Exchange:
         """Archive a local file (``file:///…``) as a WARC resource record and return it like a response.
 
@@ -141,11 +185,18 @@ class RecordingSession:
         path = Path(unquote(urlsplit(url).path))
         moment = datetime.now(UTC)
         try:
-            data = path.read_bytes()
+            with path.open("rb") as handle:
+                data = handle.read(self.body_max_bytes + 1)
         except OSError as exc:
             raise FetchFailed(f"cannot read {path}: {exc.strerror}") from None
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return self.record_resource(url, data, content_type, moment)
+        if len(data) <= self.body_max_bytes:
+            return self.record_resource(url, data, content_type, moment)
+        exchange = self.record_resource(url, data[:self.body_max_bytes], content_type, moment,
+                                        {"WARC-Truncated": "length"})
+        raise ResponseTooLarge(f"{path}: the file is larger than {size_text(self.body_max_bytes)} "
+                               f"([capture] body_max_bytes); its first {self.body_max_bytes} bytes are kept in "
+                               f"{exchange.evidence.warc_name} marked truncated")
 
     def record_resource(self, uri: str, data: bytes, content_type: str, moment: datetime | None = None,
                         headers: dict[str, str] | None = None) -> Exchange:
@@ -170,7 +221,7 @@ class RecordingSession:
     # The exchange -------------------------------------------------------------------------
     def _send(
         self, prepared: requests.PreparedRequest, max_bytes: int | None, revisit: RevisitLookup | None,
-        lookup: str | None = None,
+        lookup: str | None = None, received: list[bytes] | None = None,
     ) -> Exchange:
         moment = datetime.now(UTC)
         try:
@@ -178,27 +229,29 @@ class RecordingSession:
         except requests.RequestException as exc:
             self._record_failure(prepared, moment, exc)
             raise FetchFailed(self._describe(prepared, exc)) from None
+        limit = self.body_max_bytes if max_bytes is None else max_bytes
         try:
-            body, truncated = self._read(response, max_bytes)
+            body = read_body(lambda size: response.raw.read(size, decode_content=False) or b"",
+                             encoding=Headers(_header_lines(response.raw)).get("content-encoding", ""),
+                             limit=limit, keep=limit if max_bytes is None else min(limit, IN_MEMORY_BYTES),
+                             redactor=self.redactor, folder=self.spool_dir)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             self._record_failure(prepared, moment, exc)
             raise FetchFailed(self._describe(prepared, exc)) from None
         finally:
             response.close()
-        return self._record(prepared, response, body, truncated, moment, revisit, lookup)
-
-    def _read(self, response: requests.Response, max_bytes: int | None) -> tuple[bytes, bool]:
-        raw = response.raw
-        if max_bytes is None:
-            return raw.read(decode_content=False) or b"", False
-        chunks, size = [], 0
-        while size <= max_bytes:
-            block = raw.read(min(1 << 20, max_bytes + 1 - size), decode_content=False)
-            if not block:
-                return b"".join(chunks), False
-            chunks.append(block)
-            size += len(block)
-        return b"".join(chunks)[:max_bytes], True
+        try:
+            if received is not None and body.decoded is not None:  # as sent, decoded: for the caller alone
+                received.append(body.decoded)
+            exchange = self._record(prepared, response, body, moment, revisit, lookup)
+        finally:
+            body.close()
+        if body.truncated and max_bytes is None:
+            raise ResponseTooLarge(
+                f"{exchange.response.url}: the response is larger than {size_text(limit)} once decoded "
+                f"([capture] body_max_bytes); reading stopped after {body.size} bytes received, kept in "
+                f"{exchange.evidence.warc_name} marked truncated")
+        return exchange
 
     def _describe(self, prepared: requests.PreparedRequest, exc: Exception) -> str:
         url = self.redactor.url(prepared.url or "")[0]
@@ -238,7 +291,7 @@ class RecordingSession:
         return record, path
 
     def _record(
-        self, prepared: requests.PreparedRequest, response: requests.Response, body: bytes, truncated: bool,
+        self, prepared: requests.PreparedRequest, response: requests.Response, body: ReceivedBody,
         moment: datetime, revisit: RevisitLookup | None, lookup: str | None = None,
     ) -> Exchange:
         target, uri_redacted = self.redactor.url(prepared.url or "")
@@ -249,23 +302,24 @@ class RecordingSession:
         header_lines = _header_lines(response.raw)
         received = Headers(header_lines)
         chunked = "chunked" in received.get("transfer-encoding", "").lower()
-        encoding = received.get("content-encoding", "")
-        decoded = body
-        if encoding and not truncated:
-            try:
-                decoded = decode_content(body, encoding)
-            except (OSError, zlib.error, EOFError):
-                decoded = body  # kept as received; a parser will report it
-        scrubbed, hits = self.redactor.body(decoded)
-        stored = body
+        truncated = body.truncated
+        stored, stored_size, payload_sha256 = body.file, body.size, body.sha256
+        decoded = body.decoded or b""
+        hits = body.secrets
+        if body.decoded is not None:
+            decoded, hits = self.redactor.body(body.decoded)
+            if hits:
+                stored, stored_size = io.BytesIO(decoded), len(decoded)
+                payload_sha256 = hashlib.sha256(decoded).hexdigest()
+        elif hits:
+            stored, stored_size, payload_sha256 = redacted_copy(body, received.get("content-encoding", ""),
+                                                                self.redactor, self.spool_dir)
         if hits:
             response_redactions.note(f"body({hits})")
-            stored = scrubbed
             header_lines = [
-                (n, str(len(scrubbed)) if n.lower() == "content-length" else v)
+                (n, str(stored_size) if n.lower() == "content-length" else v)
                 for n, v in header_lines if n.lower() != "content-encoding"
             ]
-            decoded = scrubbed
         header_lines = self.redactor.headers(header_lines, response_redactions)
         http_headers = StatusAndHeaders(_status_line(response.raw), header_lines, protocol="")
         writer = self._writer_for(moment)
@@ -276,16 +330,22 @@ class RecordingSession:
             extra[REDACTED_HEADER] = response_redactions.header_value()
         if lookup is not None:
             extra[LOOKUP_HEADER] = lookup
-        payload_sha256 = hashlib.sha256(stored).hexdigest()
         original = revisit(payload_sha256) if revisit is not None and not truncated else None
         if original is not None:
             response_record = writer.make_revisit(target, original, http_headers, extra)
         else:
-            payload = rechunk(stored) if chunked and not truncated else stored
+            stored.seek(0)
+            payload: IO[bytes] = stored
+            length = stored_size
+            if chunked and not truncated:
+                framed = FramedPayload(stored, stored_size)
+                payload, length = framed, framed.length  # type: ignore[assignment]
             response_record = writer.make_record(target, "response", payload, http_headers=http_headers,
-                                                 warc_headers=extra)
+                                                 warc_headers=extra, length=length)
         request_record, _ = self._request_record(writer, prepared, target, moment, request_redactions)
         response_ref = writer.write(response_record)
+        if stored is not body.file:
+            stored.close()
         request_record.rec_headers.add_header("WARC-Concurrent-To", response_ref.record_id)
         if request_redactions:
             request_record.rec_headers.add_header(REDACTED_HEADER, request_redactions.header_value())

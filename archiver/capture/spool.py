@@ -4,13 +4,16 @@ The spool mirrors storage keys (``platform/account/YYYY/MM/name.warc.gz``), so a
 its path. A file is ``….warc.gz.open`` while written (and flock-ed, so a second process never
 mistakes a live file for an abandoned one), then sealed: flushed to disk, renamed to its final
 name and hashed. Files are cut per account and calendar month of capture, and by size, so
-that retention and legal holds can act on whole files.
+that retention and legal holds can act on whole files; a harvest also cuts a file when what it
+holds in memory for it is full (``full``), so that each file is stored and indexed as it is
+cut and no harvest holds more than one file's worth (archiver/segments.py).
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
 import secrets
 import zlib
 from collections.abc import Callable, Iterator
@@ -22,6 +25,17 @@ from archiver.capture.warc import WarcFileWriter
 from storage.base import file_sha256, fsync_dir
 
 OPEN_SUFFIX = ".open"
+_SEQUENCE = re.compile(r"-(\d+)\.warc\.gz(?:\.open)?$")
+
+
+def name_order(name: str) -> tuple[str, int]:
+    """Sort key for WARC names: a harvest's files in their sequence even past 9999.
+
+    >>> sorted(["x-uid-10000.warc.gz", "x-uid-9999.warc.gz"], key=name_order)
+    ['x-uid-9999.warc.gz', 'x-uid-10000.warc.gz']
+    """
+    found = _SEQUENCE.search(name)
+    return (name[:found.start()], int(found.group(1))) if found else (name, 0)
 
 
 def new_harvest_uid(moment: datetime) -> str:
@@ -75,6 +89,7 @@ class HarvestWarcs:
     def __init__(
         self, spool_dir: Path, platform: str, account: str, harvest_uid: str, max_bytes: int,
         warcinfo: dict[str, str], on_open: Callable[[str, str], None] | None = None,
+        on_close: Callable[[Path], None] | None = None, full: Callable[[], bool] | None = None,
     ):
         self.spool_dir = spool_dir
         self.platform = platform
@@ -83,6 +98,8 @@ class HarvestWarcs:
         self.max_bytes = max_bytes
         self.warcinfo = warcinfo
         self.on_open = on_open  # told (key, month) before the first record goes into a new file
+        self.on_close = on_close  # told the path of each file once it is closed (durably written)
+        self.full = full  # says when the harvest's memory for the current file is full: cut it
         self.current: WarcFileWriter | None = None
         self._month: str | None = None
         self._lock: int | None = None
@@ -90,7 +107,8 @@ class HarvestWarcs:
 
     def writer_for(self, moment: datetime) -> WarcFileWriter:
         month = month_of(moment)
-        if self.current is not None and (month != self._month or self.current.size >= self.max_bytes):
+        if self.current is not None and (month != self._month or self.current.size >= self.max_bytes
+                                         or (self.full is not None and self.full())):
             self._close_current()
         if self.current is None:
             self._open(moment, month)
@@ -113,12 +131,19 @@ class HarvestWarcs:
         self.written.append(path)
 
     def _close_current(self) -> None:
+        closed = None
         if self.current is not None:
             self.current.close()
-            self.current = None
+            closed, self.current = self.current.path, None
         if self._lock is not None:
             os.close(self._lock)  # closing the descriptor releases the flock
             self._lock = None
+        if closed is not None and self.on_close is not None:
+            self.on_close(closed)
+
+    def close(self) -> None:
+        """Close the file being written (each closed file goes to ``on_close``)."""
+        self._close_current()
 
     def seal_all(self) -> list[SealedWarc]:
         """Close the open file and seal every file this harvest wrote."""
@@ -131,7 +156,7 @@ def spool_files(spool_dir: Path) -> Iterator[Path]:
     if not spool_dir.exists():
         return
     found = [p for p in spool_dir.rglob("*.warc.gz*") if p.name.endswith((".warc.gz", ".warc.gz" + OPEN_SUFFIX))]
-    yield from sorted(found, key=lambda p: p.name)
+    yield from sorted(found, key=lambda p: name_order(p.name))
 
 
 def try_lock(path: Path, create: bool = False) -> int | None:

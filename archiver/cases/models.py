@@ -54,3 +54,45 @@ class CaseItem(Base):
     added_at: Mapped[datetime]
 
     __table_args__ = (UniqueConstraint("case_id", "account", "platform_id", name="uq_case_items_member"),)
+
+
+class CaseRedaction(Base):
+    """A clerk's decision on a release's redactions: undo an automatic one, or add words to redact.
+
+    An undone redaction is named by rule and the SHA-256 of the matched words, never the words;
+    an added one keeps the words the clerk typed (they are in the index already). Decisions are
+    revoked, never deleted, so the review's history stays whole.
+    """
+
+    __tablename__ = "case_redactions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    account: Mapped[str] = mapped_column(String(64))
+    platform_id: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(8))  # undo | add
+    rule: Mapped[str | None] = mapped_column(String(64))
+    match_sha256: Mapped[str | None] = mapped_column(String(64))
+    words: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+    by: Mapped[str] = mapped_column(String(128))
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class CaseWithholding(Base):
+    """An item withheld from a release, and the statute the clerk cites for it (the exemption log)."""
+
+    __tablename__ = "case_withholdings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    account: Mapped[str] = mapped_column(String(64))
+    platform_id: Mapped[str] = mapped_column(Text)
+    citation: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+    by: Mapped[str] = mapped_column(String(128))
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(128))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import os
 import sys
 
 from archiver import __version__
-from archiver.capture.redact import RedactingLogFilter
 from archiver.cli import (
     accounts,
+    alerts,
     audit,
     check_config,
     coverage,
@@ -22,13 +22,15 @@ from archiver.cli import (
     retention,
     search,
     serve,
+    users,
     verify,
 )
 from archiver.cli.app import EXIT_FAILURE, EXIT_USAGE, App, Failure
 from archiver.config import ConfigError
+from archiver.service import logs
 
 COMMANDS = (check_config, accounts, harvest, search, request, export, reindex, coverage, audit, hold, retention, verify,
-            demo, serve)
+            demo, serve, users, alerts)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH",
                         help="config file (default: $ARCHIVER_CONFIG, else ./archiver.toml)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log detail (-vv for debug)")
+    parser.add_argument("--log-format", choices=logs.FORMATS, default="text",
+                        help="log lines as text (default) or one JSON object per line, for log shippers")
     parser.add_argument("--version", action="version", version=f"archiver {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS:
@@ -46,24 +50,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _logging(verbosity: int) -> RedactingLogFilter:
-    level = logging.WARNING - 10 * min(verbosity, 2) if verbosity else logging.WARNING
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    secrets = RedactingLogFilter()
-    handler.addFilter(secrets)
-    logging.basicConfig(level=level, handlers=[handler], force=True)
-    # PDF rendering talks about fonts at WARNING; only worth hearing when debugging.
-    for noisy in ("weasyprint", "fontTools"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity >= 2 else logging.ERROR)
-    return secrets
+def _discard_stdout() -> None:
+    """After the reader of stdout went away, send what is still buffered nowhere, so Python's own
+    flush at exit does not print a BrokenPipeError of its own."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (tests capture it in memory)
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    app = App(args, _logging(args.verbose))
+    app = App(args, logs.configure(args.verbose, args.log_format, getattr(args, "daemon_logging", False)))
     try:
-        return int(args.handler(app, args) or 0)
+        code = int(args.handler(app, args) or 0)
+        sys.stdout.flush()  # a reader that went away (``| head``) shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_FAILURE  # the output was cut short by its reader: quietly, like any Unix tool
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"archiver: {exc.source}: {problem}", file=sys.stderr)

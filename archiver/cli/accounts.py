@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sqlalchemy import func, select
-
+from archiver import overview
 from archiver.cli.app import App, print_json, print_table
-from archiver.index.models import Account, Harvest, Item
+from archiver.runplan import RunPlan, plan
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -18,29 +17,32 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def account_rows(app: App) -> list[dict[str, Any]]:
-    rows = []
     with app.db.session() as session:
-        for account in app.config.accounts:
-            known = session.scalar(select(Account).where(Account.name == account.name))
-            last = None
-            items = 0
-            if known is not None:
-                last = session.scalar(select(Harvest).where(Harvest.account_id == known.id)
-                                      .order_by(Harvest.started_at.desc()).limit(1))
-                items = session.scalar(select(func.count(Item.id)).where(Item.account_id == known.id)) or 0
-            rows.append({
-                "name": account.name,
-                "platform": account.platform,
-                "id": account.id,
-                "schedule": account.schedule,
-                "status": known.status if known else "never harvested",
-                "status_reason": known.status_reason if known else None,
-                "items": items,
-                "last_harvest": last.started_at.isoformat() if last else None,
-                "last_result": last.status if last else None,
-                "last_error": last.error if last else None,
-            })
+        rows = overview.account_rows(session, app.config)
+    plans = plan(app.db, app.config)
+    for row, account in zip(rows, app.config.accounts, strict=True):
+        planned = plans[account.name]
+        row.update(planned.as_dict())
+        row["budget"] = _budget(planned)
     return rows
+
+
+def _budget(planned: RunPlan) -> dict[str, Any] | None:
+    """The credential's budget (X paid reads, YouTube units): used, remaining, projected, reset."""
+    if planned.budget is None:
+        return None
+    budget = planned.budget.as_dict()
+    if planned.projected is not None:  # from the schedules and recent runs' cost, rather than the rate so far
+        budget["projected"] = planned.projected
+    return budget
+
+
+def _budget_line(budget: dict[str, Any] | None) -> str:
+    if not budget:
+        return ""
+    line = (f"{budget['used']:,}/{budget['limit']:,} {budget['unit']}, projected {budget['projected']:,}, "
+            f"resets {budget['resets_at']}")
+    return line + (f"; EXHAUSTED until {budget['exhausted_until']}" if budget["exhausted_until"] else "")
 
 
 def run(app: App, args: argparse.Namespace) -> int:
@@ -48,6 +50,14 @@ def run(app: App, args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
     else:
+        for row in rows:
+            row["budget"] = _budget_line(row["budget"])
         print_table(rows, ["name", "platform", "schedule", "status", "items", "last_harvest", "last_result",
-                           "status_reason"])
+                           "quarantined", "status_reason", "credential", "budget", "next_run"])
+        for row in rows:
+            for record in row["quarantined_records"]:
+                print(f"quarantined: {row['name']}: {record['warc_key']} record {record['record_id']} "
+                      f"({record['url']}): {record['error']}")
+        for note in dict.fromkeys(row["schedule_note"] for row in rows if row["schedule_note"]):
+            print(f"schedule stretched: {note}")
     return 0

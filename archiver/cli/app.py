@@ -1,6 +1,6 @@
 """What every command shares: the config, the index, the store, output, and exit codes.
 
-Exit codes (PRODUCT.md): 0 success, 1 failure with a one-line reason on stderr, 2 bad usage
+Exit codes (docs/PRODUCT.md): 0 success, 1 failure with a one-line reason on stderr, 2 bad usage
 or bad config. Resources are opened on first use, so ``check-config`` never needs a database
 and a typo in the config stops every command before anything runs.
 """
@@ -11,12 +11,14 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from archiver import audit
 from archiver.capture.redact import RedactingLogFilter
 from archiver.config import Config, config_path, configured_secrets, load_config
+from archiver.exports.cells import tsv_cell
 from archiver.index.db import IndexDB, IndexUnavailable, open_index
 from archiver.recovery import Recovery, RecoveryReport
 from storage import Storage, StorageError, open_storage
@@ -44,6 +46,17 @@ class App:
             if self.log_filter is not None:
                 self.log_filter.add_secrets(configured_secrets(self._config))
         return self._config
+
+    def reread_config(self) -> Config:
+        """The config file read again (a daemon's SIGHUP); raises ConfigError and keeps the old one if bad."""
+        path = config_path(self.args.config)
+        config = load_config(path)
+        if self.log_filter is not None:
+            self.log_filter.add_secrets(configured_secrets(config))
+        self._config = config
+        with self.db.session() as session:
+            audit.note_config(session, config.digest, str(path))
+        return config
 
     @property
     def db(self) -> IndexDB:
@@ -89,7 +102,7 @@ def print_json(data: Any) -> None:
 
 
 def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    """A table on a terminal, tab-separated lines when piped."""
+    """A table on a terminal; tab-separated lines when piped, each cell safe to open in a spreadsheet."""
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.table import Table
@@ -101,7 +114,25 @@ def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
         return
     print("\t".join(columns))
     for row in rows:
-        print("\t".join("" if row.get(c) is None else str(row.get(c)) for c in columns))
+        print("\t".join(tsv_cell(row.get(c)) for c in columns))
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number no smaller than ``minimum`` (else usage error, exit 2).
+
+    >>> at_least(1)("5")
+    5
+    """
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
+        return value
+
+    return parse
 
 
 def moment(text: str) -> datetime:

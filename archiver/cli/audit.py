@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from archiver import audit
-from archiver.cli.app import EXIT_FAILURE, EXIT_OK, App, Failure, moment, print_json, print_table
+from archiver.cli.app import EXIT_FAILURE, EXIT_OK, App, Failure, at_least, moment, print_json, print_table
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -20,7 +20,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
                         help="with stamp: the day (UTC) whose digest to stamp (default: yesterday)")
     parser.add_argument("--action", help="only this action (e.g. export, search, harvest)")
     parser.add_argument("--since", type=moment, help="entries at or after this time (UTC)")
-    parser.add_argument("--limit", type=int, help="only the last N entries")
+    parser.add_argument("--limit", type=at_least(1), help="only the last N entries")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(handler=run)
 

@@ -39,4 +39,9 @@ def run(app: App, args: argparse.Namespace) -> int:
         filled = f"; filled at {span['filled_at']}" if span["filled_at"] else ""
         missing = "; content from this span may be missing" if span["may_be_missing"] else ""
         print(f"  {span['state']:<9} {span['from']} — {span['to']}: {causes}{filled}{missing}")
+    if statement["quarantined"]:
+        print(f"  {len(statement['quarantined'])} record(s) captured but not indexed (quarantined; `archiver "
+              "reindex` tries them again after an upgrade):")
+    for record in statement["quarantined"]:
+        print(f"  quarantined {record['warc_key']} record {record['record_id']} ({record['url']}): {record['error']}")
     return 0

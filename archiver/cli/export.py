@@ -1,25 +1,28 @@
 """``archiver export CASE --out DIR [--format PARTS]`` and ``archiver export [filters] --format jsonl|warc``.
 
 Given the name of a case, export writes its release or production package (a BagIt bag);
-otherwise the first word is search text and the matching items are written as JSON Lines or
-as the WARC records behind them.
+otherwise, with ``--format jsonl`` or ``--format warc``, the first word is search text and the
+matching items are written as JSON Lines or as the WARC records behind them. A name that is no
+case, without ``--format``, is an error: a mistyped case name must not export a search instead.
+Neither kind of export writes into a folder that is not empty, nor over an earlier export.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import shlex
 from datetime import UTC, datetime
 from pathlib import Path
 
 from archiver import audit
 from archiver.cases import register as cases
-from archiver.cli.app import App, Failure
+from archiver.cli.app import App, Failure, at_least
 from archiver.cli.search import add_filters, query_from
 from archiver.exports.jsonl import export_jsonl
-from archiver.exports.package.builder import SELECTABLE, PackageError, PackageRequest, build
-from archiver.exports.package.parts import BatesOptions
-from archiver.exports.selection import ExportRequest
+from archiver.exports.package.builder import SELECTABLE, PackageError
+from archiver.exports.package.run import export_case, package_request
+from archiver.exports.selection import ExportRequest, ExportTargetError, new_folder
 from archiver.exports.warc import export_warc
 from storage import StorageError
 
@@ -35,7 +38,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     add_filters(parser)
     parser.add_argument("--format", metavar="FORMAT",
                         help=f"for a case: parts, comma-separated, from {','.join(SELECTABLE)} (default: all); "
-                             "otherwise jsonl (default) or warc")
+                             "otherwise jsonl or warc (needed with search words; default jsonl for filters alone)")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write (new or empty)")
     parser.add_argument("--redact", action="store_true",
                         help="redact personal data for public release (leaves out native and wacz unless named)")
@@ -43,7 +46,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
                         help="a legal production: Bates numbers on every PDF page, DAT/OPT load files "
                              "(on by default for a case opened with --kind production)")
     parser.add_argument("--bates-prefix", help="Bates prefix (default [exports] bates_prefix)")
-    parser.add_argument("--bates-start", type=int, help="first Bates number (default [exports] bates_start)")
+    parser.add_argument("--bates-start", type=at_least(1), help="first Bates number (default [exports] bates_start)")
     parser.add_argument("--zip", action="store_true", help="zip the bag (DIR.zip) instead of leaving a folder")
     parser.set_defaults(handler=run)
 
@@ -67,12 +70,17 @@ def run(app: App, args: argparse.Namespace) -> int:
     if args.redact or args.bates or args.zip:
         raise Failure(f"no case named {args.text!r}: --redact, --bates and --zip apply to a case's package "
                       "('archiver request list' shows the cases)")
+    if args.text and args.format is None:  # a mistyped case name must not quietly become a search
+        raise Failure(f"no case {args.text}; to export by search use: archiver export {shlex.quote(args.text)} "
+                      f"--format jsonl (or warc) --out {shlex.quote(str(args.out))}; "
+                      "'archiver request list' shows the cases")
     fmt = args.format or "jsonl"
     if fmt not in FORMATS:
         raise Failure(f"--format {fmt} needs a case ('archiver export CASE --format {fmt}'); "
                       f"without one, use jsonl or warc")
     request = ExportRequest(query_from(args), getpass.getuser(), datetime.now(UTC))
     try:
+        new_folder(args.out, create=False)  # before any work; the export itself checks again
         with app.db.session() as session:
             if fmt == "jsonl":
                 summary = export_jsonl(session, request, args.out)
@@ -80,6 +88,8 @@ def run(app: App, args: argparse.Namespace) -> int:
                 summary = export_warc(session, app.storage, request, args.out)
             audit.record(session, "export", str(args.out.resolve()), format=fmt, items=summary["items"],
                          query=summary["query"], files=summary["files"])
+    except ExportTargetError as exc:
+        raise Failure(str(exc)) from None
     except OSError as exc:
         raise Failure(f"cannot write the export to {args.out}: {exc.strerror}") from None
     files = ", ".join(summary["files"])
@@ -88,26 +98,14 @@ def run(app: App, args: argparse.Namespace) -> int:
 
 
 def run_package(app: App, args: argparse.Namespace) -> int:
-    settings = app.config.exports
     parts = tuple(p.strip() for p in (args.format or "").split(",") if p.strip())
-    with app.db.session() as session:
-        production = cases.get_case(session, args.text).kind == "production"
-    bates = None
-    if args.bates or production or args.bates_prefix or args.bates_start:
-        if args.bates_start is not None and args.bates_start < 1:
-            raise Failure("--bates-start must be 1 or more")
-        bates = BatesOptions(args.bates_prefix if args.bates_prefix is not None else settings.bates_prefix,
-                             args.bates_start or settings.bates_start, settings.bates_padding)
-    request = PackageRequest(args.text, args.out, parts, args.redact, bates, args.zip,
-                             [(p.name, p.pattern) for p in settings.redaction_patterns], settings.certifier)
     try:
         with app.db.session() as session:
-            result = build(session, app.storage, request, agency=app.config.archiver.agency,
-                           storage_url=app.config.storage_url, by=audit.actor())
-            audit.record(session, "case.exported", args.text, out=str(result.path.resolve()),
-                         documents=result.documents, parts=[p["part"] for p in result.parts],
-                         redacted=args.redact, redactions=result.redactions,
-                         bates=bates.__dict__ if bates else None, manifest_sha256=result.manifest_sha256)
+            production = cases.get_case(session, args.text).kind == "production"
+            request = package_request(app.config, args.text, args.out, production=production, parts=parts,
+                                      redact=args.redact, bates=args.bates, bates_prefix=args.bates_prefix,
+                                      bates_start=args.bates_start, zip_bag=args.zip)
+            result = export_case(session, app.storage, app.config, request, audit.actor())
     except (PackageError, cases.CaseError) as exc:
         raise Failure(str(exc)) from None
     except StorageError as exc:

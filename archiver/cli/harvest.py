@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from archiver.cli.app import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, App, Failure
-from archiver.config import missing_credentials
+from archiver.config import ConfigError, missing_credentials
 from archiver.harvest import HarvestOutcome, HarvestRunner
 from connectors.base import Page
 
@@ -24,7 +24,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     parser.add_argument("--json", action="store_true", help="machine-readable outcome per account")
     parser.set_defaults(handler=run_harvest)
     daemon = commands.add_parser("run", help="harvest every account on its schedule until stopped")
-    daemon.set_defaults(handler=run_daemon)
+    daemon.set_defaults(handler=run_daemon, daemon_logging=True)
 
 
 @contextmanager
@@ -94,11 +94,12 @@ def run_harvest(app: App, args: argparse.Namespace) -> int:
             print(f"archiver: {problem}", file=sys.stderr)
         return EXIT_USAGE
     if not accounts:
-        raise Failure("no accounts in the config; add an [[accounts]] table (see config.example.toml)")
+        raise ConfigError(["no accounts in the config; add an [[accounts]] table (see config.example.toml)"])
     app.recover()
     stop = threading.Event()
     progress = _Progress()
     outcomes = []
+    app.storage.stop_when(stop, config.storage.stop_grace_seconds)  # a hung store cannot hold a stop for long
     with stop_on_signals(stop):
         runner = HarvestRunner(config, app.db, app.storage, stop=stop, on_page=progress.page)
         try:
@@ -123,12 +124,19 @@ def run_harvest(app: App, args: argparse.Namespace) -> int:
 
 def run_daemon(app: App, args: argparse.Namespace) -> int:
     from archiver.daemon import Daemon
+    from archiver.service.reload import reload_on_sighup
+    from archiver.service.supervision import ListenError
 
     config = app.config
     if not config.accounts:
-        raise Failure("no accounts in the config; add an [[accounts]] table (see config.example.toml)")
+        raise ConfigError(["no accounts in the config; add an [[accounts]] table (see config.example.toml)"])
     app.recover()
     stop = threading.Event()
-    with stop_on_signals(stop):
-        Daemon(config, app.db, app.storage, stop).run_until_stopped()
+    app.storage.stop_when(stop, config.storage.stop_grace_seconds)
+    daemon = Daemon(config, app.db, app.storage, stop, reread=app.reread_config)
+    with stop_on_signals(stop), reload_on_sighup(daemon.reload_requested):
+        try:
+            daemon.run_until_stopped()
+        except ListenError as exc:
+            raise Failure(str(exc)) from None
     return EXIT_OK

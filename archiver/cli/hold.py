@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from archiver import audit
 from archiver.cli.app import EXIT_OK, App, Failure, moment, print_json, print_table
 from archiver.retention import holds
-from archiver.retention.models import HeldObject, HoldItem, LegalHold
+from archiver.retention.models import LegalHold
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -22,7 +21,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     create.add_argument("--since", type=moment, help="posted on or after (2026-03-01 or ISO time, UTC)")
     create.add_argument("--until", type=moment, help="posted before")
     create.add_argument("--query", help="words that must occur (as in search)")
-    create.add_argument("--item", action="append", default=[], help="an item id or ACCOUNT:PLATFORM-ID (repeatable)")
+    create.add_argument("--item", action="append", default=[], help="an item, ACCOUNT:PLATFORM-ID (repeatable)")
     create.set_defaults(handler=run_create)
     listing = actions.add_parser("list", help="every hold, active and released")
     listing.add_argument("--json", action="store_true")
@@ -37,14 +36,6 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     release.set_defaults(handler=run_release)
 
 
-def _row(session: Any, hold: LegalHold) -> dict[str, Any]:
-    members = session.scalar(select(func.count()).select_from(HoldItem).where(HoldItem.hold_id == hold.id)) or 0
-    return {"id": hold.id, "matter": hold.matter, "state": "released" if hold.released_at else "active",
-            "items": members, "criteria": hold.criteria, "created_at": hold.created_at.isoformat(),
-            "created_by": hold.created_by, "released_at": hold.released_at.isoformat() if hold.released_at else None,
-            "released_by": hold.released_by, "release_reason": hold.release_reason}
-
-
 def run_create(app: App, args: argparse.Namespace) -> int:
     criteria = holds.HoldCriteria(tuple(args.account), args.since, args.until, args.query, tuple(args.item))
     with app.db.session() as session:
@@ -52,7 +43,7 @@ def run_create(app: App, args: argparse.Namespace) -> int:
             hold = holds.create(session, args.matter, criteria, audit.actor())
         except holds.HoldError as exc:
             raise Failure(str(exc)) from None
-        row = _row(session, hold)
+        row = holds.summary(session, hold)
     turned_on, _ = holds.sync_store_flags(app.db, app.storage)
     print(f"hold {row['id']} ({row['matter']}): {row['items']} item(s) frozen; "
           f"{len(turned_on)} WARC object(s) newly under legal hold")
@@ -61,7 +52,7 @@ def run_create(app: App, args: argparse.Namespace) -> int:
 
 def run_list(app: App, args: argparse.Namespace) -> int:
     with app.db.session() as session:
-        rows = [_row(session, h) for h in session.scalars(select(LegalHold).order_by(LegalHold.id))]
+        rows = [holds.summary(session, h) for h in session.scalars(select(LegalHold).order_by(LegalHold.id))]
         audit.record(session, "hold.listed", None, holds=len(rows))
     if args.json:
         print_json(rows)
@@ -75,12 +66,7 @@ def run_show(app: App, args: argparse.Namespace) -> int:
         hold = session.get(LegalHold, args.hold)
         if hold is None:
             raise Failure(f"no hold {args.hold}; see 'archiver hold list'")
-        row = _row(session, hold)
-        row["members"] = [f"{m.account}:{m.platform_id}" for m in session.scalars(
-            select(HoldItem).where(HoldItem.hold_id == hold.id).order_by(HoldItem.account, HoldItem.platform_id))]
-        keys = holds.item_files(session, holds.held_item_ids(session, hold.id)) if not hold.released_at else set()
-        flags = {o.key: o.store_flag for o in session.scalars(select(HeldObject))}
-        row["objects"] = [{"key": k, "store_legal_hold": flags.get(k, False)} for k in sorted(keys)]
+        row = holds.details(session, hold)
         audit.record(session, "hold.viewed", f"hold {hold.id}")
     if args.json:
         print_json(row)

@@ -9,7 +9,7 @@ from archiver import audit
 from archiver.cases import register as cases
 from archiver.cli.app import EXIT_OK, App, Failure, print_json, print_table
 from archiver.cli.search import add_filters, query_from
-from archiver.items import ItemNotFound, find_item
+from archiver.items import ItemNotFound, find_item, item_ref
 
 
 def _day(text: str) -> date:
@@ -35,7 +35,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         sub = actions.add_parser(action, help=f"{verb} (same filters as 'archiver search')")
         sub.add_argument("case", metavar="CASE")
         add_filters(sub)
-        sub.add_argument("--item", action="append", default=[], help="an item id or ACCOUNT:PLATFORM-ID (repeatable)")
+        sub.add_argument("--item", action="append", default=[], help="an item, ACCOUNT:PLATFORM-ID (repeatable)")
         sub.set_defaults(handler=run_change, change=action)
     listing = actions.add_parser("list", help="every case")
     listing.add_argument("--json", action="store_true")
@@ -62,7 +62,7 @@ def run_change(app: App, args: argparse.Namespace) -> int:
     with app.db.session() as session:
         try:
             case = cases.get_case(session, args.case)
-            refs = [find_item(session, ref).id for ref in args.item]
+            refs = [item_ref(session, find_item(session, ref)) for ref in args.item]
         except (cases.CaseError, ItemNotFound) as exc:
             raise Failure(str(exc)) from None
         if not refs and not cases.has_criteria(query):

@@ -9,12 +9,11 @@ from sqlalchemy import select
 
 from archiver import audit
 from archiver.cli.app import EXIT_OK, App, Failure, moment, print_json, print_table
-from archiver.index.models import Account
-from archiver.items import ItemNotFound, find_item
+from archiver.items import ItemNotFound, find_item, item_ref
 from archiver.retention.certificate import find_certificate
 from archiver.retention.disposition import Disposition
 from archiver.retention.models import ItemTag, RetentionPlan
-from archiver.retention.plan import PlanError, approve, describe, draft, find, save
+from archiver.retention.plan import PlanError, approve, describe, find, propose
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -53,16 +52,14 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def run_plan(app: App, args: argparse.Namespace) -> int:
-    as_of = args.as_of or datetime.now(UTC)
-    if as_of > datetime.now(UTC):
-        raise Failure("--as-of cannot be in the future: a plan lists what is eligible now or was by then")
-    for code in args.series:
-        if app.config.retention.get(code) is None:
-            raise Failure(f"no record series {code!r} in [[retention.series]]")
     with app.db.session() as session:
-        made = draft(session, app.config, as_of, accounts=tuple(args.account), series=tuple(args.series))
-        plan = save(session, app.config, made, audit.actor())
+        try:
+            plan = propose(session, app.config, args.as_of, audit.actor(), accounts=tuple(args.account),
+                           series=tuple(args.series))
+        except PlanError as exc:
+            raise Failure(str(exc)) from None
         described = describe(session, plan)
+    as_of = plan.as_of
     if args.json:
         print_json(described)
         return EXIT_OK
@@ -151,20 +148,18 @@ def run_tag(app: App, args: argparse.Namespace) -> int:
             item = find_item(session, args.item)
         except ItemNotFound as exc:
             raise Failure(str(exc)) from None
-        account = session.get(Account, item.account_id)
-        name = account.name if account else ""
-        existing = session.scalar(select(ItemTag).where(ItemTag.account == name, ItemTag.platform_id ==
-                                                        item.platform_id, ItemTag.tag == args.tag))
+        ref = item_ref(session, item)
+        existing = session.scalar(select(ItemTag).where(ItemTag.account == ref.account, ItemTag.platform_id ==
+                                                        ref.platform_id, ItemTag.tag == args.tag))
         if args.remove:
             if existing is None:
-                raise Failure(f"{name}:{item.platform_id} has no tag {args.tag!r}")
+                raise Failure(f"{ref} has no tag {args.tag!r}")
             session.delete(existing)
         elif existing is None:
-            session.add(ItemTag(account=name, platform_id=item.platform_id, tag=args.tag,
+            session.add(ItemTag(account=ref.account, platform_id=ref.platform_id, tag=args.tag,
                                 added_at=datetime.now(UTC), added_by=audit.actor()))
-        audit.record(session, "item.untagged" if args.remove else "item.tagged", f"{name}:{item.platform_id}",
-                     tag=args.tag)
+        audit.record(session, "item.untagged" if args.remove else "item.tagged", str(ref), tag=args.tag)
     series = app.config.retention.by_tag().get(args.tag)
     note = f" (record series {series.code})" if series and not args.remove else ""
-    print(f"{'untagged' if args.remove else 'tagged'} {name}:{item.platform_id} {args.tag}{note}")
+    print(f"{'untagged' if args.remove else 'tagged'} {ref} {args.tag}{note}")
     return EXIT_OK

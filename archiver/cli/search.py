@@ -6,9 +6,10 @@ import argparse
 import json
 
 from archiver import audit
-from archiver.cli.app import App, Failure, moment, print_json, print_table
-from archiver.items import ItemNotFound, find_item, item_history
-from archiver.search import SearchQuery, search, state_counts
+from archiver.cli.app import App, Failure, at_least, moment, print_json, print_table
+from archiver.items import ItemNotFound, ItemRef, find_item, item_history
+from archiver.quarantine import parse_problems
+from archiver.search import SearchHit, SearchQuery, search, state_counts
 from archiver.threads import thread, thread_lines
 
 STATES = ("visible", "edited", "hidden", "deleted", "unavailable")
@@ -39,21 +40,19 @@ def query_from(args: argparse.Namespace, limit: int = 50, offset: int = 0) -> Se
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser("search", help="find items by words and filters")
     add_filters(parser)
-    parser.add_argument("--limit", type=int, default=50, help="results per page (default 50)")
-    parser.add_argument("--offset", type=int, default=0, help="skip this many results")
+    parser.add_argument("--limit", type=at_least(1), default=50, help="results per page (default 50)")
+    parser.add_argument("--offset", type=at_least(0), default=0, help="skip this many results")
     parser.add_argument("--counts", action="store_true",
                         help="instead of items: versions per account, month and state (e.g. with --state deleted)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(handler=run_search)
     show = commands.add_parser("show", help="an item with every version and the evidence behind each")
-    show.add_argument("item", metavar="ITEM", help="item id from search, or ACCOUNT:PLATFORM-ID")
+    show.add_argument("item", metavar="ITEM", help="ACCOUNT:PLATFORM-ID as search lists it (or the index's own id)")
     show.add_argument("--json", action="store_true", help="machine-readable output")
     show.set_defaults(handler=run_show)
 
 
 def run_search(app: App, args: argparse.Namespace) -> int:
-    if args.limit < 1:
-        raise Failure("--limit must be at least 1")
     query = query_from(args, args.limit, args.offset)
     if args.counts:
         with app.db.session() as session:
@@ -70,14 +69,19 @@ def run_search(app: App, args: argparse.Namespace) -> int:
                      results_exact=page.total_is_exact)
     if args.json:
         print_json({"total": page.total, "total_is_exact": page.total_is_exact, "offset": args.offset,
-                    "items": [hit.as_dict() for hit in page.hits]})
+                    "items": [_named(hit) for hit in page.hits]})
         return 0
-    rows = [hit.as_dict() | {"posted": (hit.posted_at.strftime("%Y-%m-%d %H:%M") if hit.posted_at else "")}
+    rows = [_named(hit) | {"posted": (hit.posted_at.strftime("%Y-%m-%d %H:%M") if hit.posted_at else "")}
             for hit in page.hits]
     print_table(rows, ["item_id", "account", "kind", "state", "posted", "author", "snippet"])
     shown = f"{args.offset + 1} to {args.offset + len(page.hits)}" if page.hits else "0"
     print(f"{shown} of {page.total_text()} item(s)")
     return 0
+
+
+def _named(hit: SearchHit) -> dict[str, object]:
+    """A hit as shown: named by ACCOUNT:PLATFORM-ID, never by the index's row id (renumbered by reindex)."""
+    return hit.as_dict() | {"item_id": str(ItemRef(hit.account, hit.platform_id))}
 
 
 def run_show(app: App, args: argparse.Namespace) -> int:
@@ -88,12 +92,12 @@ def run_show(app: App, args: argparse.Namespace) -> int:
             raise Failure(str(exc)) from None
         history = item_history(session, item)
         history["thread"] = thread(session, item)
-        audit.record(session, "item.viewed", f"{history['account']}:{history['platform_id']}", item=history["id"])
+        history["parse_problems"] = parse_problems(session, item.account_id, item.platform_id)
+        audit.record(session, "item.viewed", history["id"])
     if args.json:
         print_json(history)
         return 0
-    print(f"item {history['id']}  {history['account']} ({history['platform']})  {history['kind']}  "
-          f"{history['platform_id']}")
+    print(f"item {history['id']}  ({history['platform']} {history['kind']})")
     print(f"  state {history['state']}; posted {history['posted_at'] or 'unknown'}; author {history['author'] or '-'}")
     print(f"  url {history['url'] or '-'}")
     if history["metrics"]:
@@ -110,6 +114,9 @@ def run_show(app: App, args: argparse.Namespace) -> int:
                 print(f"    {label.replace('_', ' ')}: {evidence['warc']} record {evidence['record_id']} "
                       f"offset {evidence['offset']} sha256 {evidence['sha256']}")
         print("    content: " + json.dumps(version["content"], ensure_ascii=False)[:2000])
+    for problem in history["parse_problems"]:
+        print(f"\n  parse problem in {problem['warc']} record {problem['record_id']} ({problem['captured_at']}): "
+              f"{problem['problem']} — no version was made from it")
     for medium in history["media"]:
         captured = medium["captures"][0] if medium["captures"] else None
         where = (f"{captured['warc']} offset {captured['offset']} sha256 {captured['sha256']}"

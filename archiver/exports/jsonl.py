@@ -9,14 +9,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from archiver.exports.selection import ExportRequest, histories, matching_item_ids
+from archiver.exports.selection import ExportRequest, histories, matching_item_ids, new_folder, write_manifest
 
 
 def export_jsonl(session: Session, request: ExportRequest, out: Path) -> dict[str, Any]:
-    out.mkdir(parents=True, exist_ok=True)
+    new_folder(out)
     target = out / "items.jsonl"
     digest, count = hashlib.sha256(), 0
-    with target.open("w", encoding="utf-8") as handle:
+    with target.open("x", encoding="utf-8") as handle:
         for history in histories(session, matching_item_ids(session, request.query)):
             line = json.dumps(history, ensure_ascii=False, sort_keys=True) + "\n"
             handle.write(line)
@@ -24,5 +24,5 @@ def export_jsonl(session: Session, request: ExportRequest, out: Path) -> dict[st
             count += 1
     summary = request.describe() | {"format": "jsonl", "items": count,
                                     "files": {target.name: {"sha256": digest.hexdigest()}}}
-    (out / "export.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_manifest(out / "export.json", summary)
     return summary

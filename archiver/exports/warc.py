@@ -18,14 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archiver.capture.warc import WarcFileWriter
-from archiver.exports.selection import ExportRequest, histories, matching_item_ids
+from archiver.exports.selection import ExportRequest, histories, matching_item_ids, new_folder, write_manifest
 from archiver.index.models import Evidence, WarcFile
 from archiver.items import history_evidence
 from storage.base import Storage
 
 
 def export_warc(session: Session, storage: Storage, request: ExportRequest, out: Path) -> dict[str, Any]:
-    out.mkdir(parents=True, exist_ok=True)
+    new_folder(out)
     spans: dict[str, set[tuple[int, int]]] = defaultdict(set)
     revisited: set[str] = set()
     items = 0
@@ -57,7 +57,7 @@ def export_warc(session: Session, storage: Storage, request: ExportRequest, out:
     summary = request.describe() | {"format": "warc", "items": items, "records": records + 1,
                                     "source_warcs": sorted(spans),
                                     "files": {target.name: {"sha256": digest, "size": target.stat().st_size}}}
-    (out / "export.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_manifest(out / "export.json", summary)
     return summary
 
 

@@ -92,6 +92,9 @@ class Harvest(Base):
     # What the listing covered: listed_since, window_exceeded, full_sweep; and the run's notes.
     coverage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
+    # The latest harvests of an account (alerts, metrics; migration 0016).
+    __table_args__ = (Index("ix_harvests_account_started", "account_id", "started_at"),)
+
 
 class WarcFile(Base):
     __tablename__ = "warc_files"
@@ -202,3 +205,35 @@ class StagedObservation(Base):
     harvest_id: Mapped[int] = mapped_column(ForeignKey("harvests.id"), index=True)
     evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"))
     observation: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ParseProblem(Base):
+    """An object in a record that could not be read (connectors/untrusted.py): derived, rebuilt by reindex.
+
+    Named by account and platform id when its id was readable (NULL otherwise); no version is
+    made from it, and the record stays linked to the item as evidence (migration 0012).
+    """
+
+    __tablename__ = "parse_problems"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    platform_id: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    problem: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_parse_problems_account_platform_id", "account_id", "platform_id"),)
+
+
+class QuarantinedRecord(Base):
+    """A record whose parser raised: kept in its WARC, not indexed, retried by every reindex.
+
+    Derived (reindex rebuilds it by trying again); first tried is the record's capture time.
+    """
+
+    __tablename__ = "quarantined_records"
+
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id", ondelete="CASCADE"), primary_key=True)
+    error: Mapped[str] = mapped_column(Text)
+    tried_at: Mapped[datetime]

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from archiver.index.models import Evidence, Item, ItemEvidence, Version
+from archiver.index.models import Evidence, Item, ItemEvidence, ParseProblem, Version
 from connectors.base import Observation, VersionState
 
 # Core tables: bulk statements without the ORM's per-row bookkeeping.
@@ -25,6 +25,7 @@ ITEMS = Item.__table__
 VERSIONS = Version.__table__
 EVIDENCE = Evidence.__table__
 ITEM_EVIDENCE = ItemEvidence.__table__
+PROBLEMS = ParseProblem.__table__
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,9 @@ def observation_to_json(observation: Observation) -> dict[str, Any]:
         "media_urls": list(observation.media_urls),
         "metrics": dict(observation.metrics),
         "state_only": observation.state_only,
+        "metrics_only": observation.metrics_only,
+        "historical": observation.historical,
+        "problem": observation.problem,
     }
 
 
@@ -91,6 +95,9 @@ def observation_from_json(data: dict[str, Any]) -> Observation:
         media_urls=tuple(data.get("media_urls", ())),
         metrics=data.get("metrics") or {},
         state_only=bool(data.get("state_only")),
+        metrics_only=bool(data.get("metrics_only")),
+        historical=bool(data.get("historical")),
+        problem=data.get("problem"),
     )
 
 
@@ -109,6 +116,9 @@ class VersionRecorder:
         before = self.new_versions
         chunk: list[Observed] = []
         ids: set[str] = set()
+        problems = [observed for observed in batch if observed.observation.problem is not None]
+        if problems:
+            batch = [observed for observed in batch if observed.observation.problem is None]
         for observed in batch:
             if observed.observation.platform_id in ids:  # same item twice: apply in order
                 self._apply_unique(chunk)
@@ -117,7 +127,22 @@ class VersionRecorder:
             ids.add(observed.observation.platform_id)
         if chunk:
             self._apply_unique(chunk)
+        if problems:
+            self._problems(problems)
         return self.new_versions - before
+
+    def _problems(self, problems: list[Observed]) -> None:
+        """Objects that could not be read: the problem is recorded and the record stays evidence of
+        the item (if the index has it), but no version is made, nothing moves, nothing is deleted."""
+        self.session.execute(insert(PROBLEMS), [
+            {"evidence_id": o.evidence_id, "account_id": self.account_id,
+             "platform_id": o.observation.platform_id or None, "kind": o.observation.kind[:16],
+             "problem": o.observation.problem} for o in problems])
+        named = list({o.observation.platform_id for o in problems if o.observation.platform_id})
+        if named:
+            known = self._load(named)
+            self._link([(known[o.observation.platform_id].item_id, o.evidence_id) for o in problems
+                        if o.observation.platform_id in known])
 
     def _load(self, platform_ids: list[str]) -> dict[str, _Known]:
         known: dict[str, _Known] = {}
@@ -159,9 +184,25 @@ class VersionRecorder:
             result.append(Observed(full, observed.evidence_id, observed.observed_at))
         return result
 
+    def _unseen_revisions(self, chunk: list[Observed], known: dict[str, _Known]) -> list[Observed]:
+        """Past revisions (``historical``) of known items are kept only if no version has their content."""
+        wanted = {known[o.observation.platform_id].item_id for o in chunk
+                  if o.observation.historical and o.observation.platform_id in known}
+        if not wanted:
+            return chunk
+        have = {(row[0], row[1]) for row in self.session.execute(
+            select(VERSIONS.c.item_id, VERSIONS.c.content_hash).where(VERSIONS.c.item_id.in_(wanted)))}
+        return [o for o in chunk if not (o.observation.historical and o.observation.platform_id in known and (
+            known[o.observation.platform_id].item_id, o.observation.content_hash()) in have)]
+
     def _apply_unique(self, chunk: list[Observed]) -> None:
         known = self._load([o.observation.platform_id for o in chunk])
-        chunk = self._state_only(chunk, known)
+        counts = [o for o in chunk if o.observation.metrics_only and o.observation.platform_id in known]
+        if counts:  # counts alone: the item's latest metrics and the record they came from, no version
+            self._metrics(counts, known)
+            self._link([(known[o.observation.platform_id].item_id, o.evidence_id) for o in counts])
+        chunk = self._state_only([o for o in chunk if not o.observation.metrics_only], known)
+        chunk = self._unseen_revisions(chunk, known)
         if not chunk:
             return
         digests = [o.observation.content_hash() for o in chunk]
@@ -196,6 +237,7 @@ class VersionRecorder:
                 item_id = ids[observed.observation.platform_id]
                 links.append((item_id, observed.evidence_id))
                 versions.append(self._version_row(observed, _Known(item_id, "", 0, "", _NEVER), digest))
+            links += self._earlier_problems(ids)
         self._link(links)
         self._metrics(chunk, known)
         if versions:
@@ -223,6 +265,12 @@ class VersionRecorder:
             self.session.execute(
                 update(ITEMS).where(ITEMS.c.id == bindparam("t_item")).values(last_seen_at=bindparam("t_at")), touched
             )
+
+    def _earlier_problems(self, born: dict[str, int]) -> list[tuple[int, int]]:
+        """Records in which a newly born item was seen but could not be read: still its evidence."""
+        return [(born[row.platform_id], row.evidence_id) for row in self.session.execute(
+            select(PROBLEMS.c.platform_id, PROBLEMS.c.evidence_id).where(
+                PROBLEMS.c.account_id == self.account_id, PROBLEMS.c.platform_id.in_(list(born))))]
 
     def _metrics(self, chunk: list[Observed], known: dict[str, _Known]) -> None:
         """The latest observed counts, on new and unchanged observations alike (never older ones)."""

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from archiver import __version__
 from archiver.audit import AuditEntry
 from archiver.config import Config
+from archiver.items import ItemRef
 from archiver.retention.models import DisposedItem, DispositionCertificate, RetentionPlan
 from archiver.retention.plan import _per_series, plan_items
 from storage.base import Storage, StorageError
@@ -64,7 +65,8 @@ def issue(session: Session, config: Config, storage: Storage, plan: RetentionPla
                    "objects_rewritten": sum(o["outcome"] == "rewritten" for o in outcomes.values()),
                    "objects_refused": sum(o["outcome"] in ("refused", "failed") for o in outcomes.values())
                    + len(refused), "not_disposed": len(not_disposed)},
-        "items": [{"account": d.account, "platform_id": d.item.platform_id, "kind": d.item.kind,
+        "items": [{"item": str(ItemRef(d.account, d.item.platform_id)), "account": d.account,
+                   "platform_id": d.item.platform_id, "kind": d.item.kind,
                    "series": d.series.code, "posted_at": _iso(d.item.posted_at),
                    "first_captured_at": _iso(d.item.first_seen_at), "last_captured_at": _iso(d.item.last_seen_at),
                    "versions": d.item.version_count, "content_sha256": d.item.latest_hash,

@@ -1,36 +1,49 @@
 """Fixity: proof that the stored WARCs are the bytes the index says they are.
 
-Each object is streamed once. Its SHA-256 and size are recomputed and compared with the
-index; at the same time every gzip member is inflated (zlib checks each member's CRC-32) and
-every record's ``WARC-Block-Digest`` and ``WARC-Payload-Digest`` are recomputed, and each
-record the index points to must start where the index says, with the same record id. Any
-changed byte changes the object's SHA-256, so it is always detected; the report also names
-the record it is in (by offset and record id): a flipped byte in compressed data breaks the
-member's inflation or CRC, one in a member's gzip header (not covered by the CRC) shows as a
-header that differs from the one the archiver writes.
+Two depths, both streamed (bounded memory whatever the object's size) and run in parallel
+across objects (``workers`` threads: hashlib and zlib work outside the GIL):
+
+- the object check (the default) reads each object once and compares its SHA-256 and size with
+  the ones recorded when it was stored. Any changed byte changes the SHA-256, so it is always
+  detected; an object that fails is then read again record by record to name the damaged
+  record (by offset and record id) and the items in it.
+- the record check (``records=True``) does the same in one pass that also inflates every gzip
+  member once and recomputes every record's ``WARC-Block-Digest`` and ``WARC-Payload-Digest``,
+  and checks that each record the index points to starts where the index says, with the same
+  record id (``record_check``). It catches what the object's SHA-256 cannot: a record whose own
+  digest is wrong in an object whose recorded SHA-256 was (re)computed over the wrong bytes.
+
+Stored WARCs the index does not know have no recorded SHA-256; their records are always checked.
+Reports list objects in the order they were chosen, whatever the number of workers.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
+import os
 import random
 import time
-import zlib
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from archiver import audit
 from archiver.index.db import IndexDB
-from archiver.index.models import Evidence, WarcFile
+from archiver.index.models import Evidence, ItemEvidence, WarcFile
+from archiver.items import item_refs
 from archiver.retention.models import FixityRun
+from archiver.retention.record_check import MemberReader, RecordDigests
+from archiver.storecheck import StoreSurvey
 from storage.base import CHUNK, Storage, StorageError
 
-GZIP_HEADER = bytes.fromhex("1f8b08000000000000" + "03")  # what WarcFileWriter writes before every record
-_HTTP_TYPES = ("application/http",)
+CHECKED_KEYS_MAX = 1000  # a run checking more objects does not list them (alerts treat "all" runs as complete)
+WORKERS = min(8, os.cpu_count() or 1)  # objects checked at once, by default
+RECORDS_SCOPE = " (records)"  # the end of the scope of a run that checked records too
 
 
 @dataclass(frozen=True)
@@ -39,13 +52,17 @@ class Mismatch:
     offset: int | None
     record_id: str | None
     problem: str
+    items: tuple[str, ...] = ()  # the items (ACCOUNT:PLATFORM-ID) whose evidence is this record
+    records_only: bool = False  # found by the record check in an object whose SHA-256 is the one stored
 
     def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "offset": self.offset, "record_id": self.record_id, "problem": self.problem}
+        return {"key": self.key, "offset": self.offset, "record_id": self.record_id, "problem": self.problem,
+                "items": list(self.items), "check": "records" if self.records_only else "object"}
 
     def __str__(self) -> str:
         where = f" record {self.record_id or '?'} at offset {self.offset}" if self.offset is not None else ""
-        return f"{self.key}{where}: {self.problem}"
+        items = f" (items {StoreSurvey.names(list(self.items))})" if self.items else ""
+        return f"{self.key}{where}: {self.problem}{items}"
 
 
 @dataclass
@@ -54,205 +71,189 @@ class FixityReport:
     bytes: int = 0
     seconds: float = 0.0
     mismatches: list[Mismatch] = field(default_factory=list)
+    records: bool = False  # the record check ran, not only the object check
 
     @property
     def ok(self) -> bool:
         return not self.mismatches
 
 
-def _digest_matches(label: str | None, hasher: Any) -> bool:
-    if not label:
-        return True
-    _, _, value = label.partition(":")
-    raw = hasher.digest()
-    return value.strip() in (base64.b32encode(raw).decode(), raw.hex())
+def _sha256_and_size(storage: Storage, key: str) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    with storage.open_to_hash(key) as stream:
+        while count := stream.readinto(buffer):  # type: ignore[attr-defined]
+            digest.update(view[:count])
+            size += count
+    return digest.hexdigest(), size
 
 
-def _new_hasher(label: str | None) -> Any:
-    algorithm = (label or "sha256:").partition(":")[0].lower().replace("-", "")
-    try:
-        return hashlib.new(algorithm)
-    except ValueError:
-        return hashlib.sha256()
-
-
-class _Records:
-    """Parses the inflated stream into records and checks each one's digests as bytes arrive."""
-
-    def __init__(self, report: Any):
-        self.report = report  # callable(offset, record_id, problem)
-        self.buffer = b""
-        self.state = "header"
-        self.start = 0
-        self.headers: dict[str, str] = {}
-        self.remaining = 0
-        self.block: Any = None
-        self.payload: Any = None
-        self.http_head: bytes | None = None
-        self.seen: dict[int, str] = {}
-
-    def feed(self, data: bytes, member_start: int) -> None:
-        buffer = self.buffer + data if self.buffer else data
-        view, position = memoryview(buffer), 0  # no copies: records are consumed by position
-        while position < len(buffer):
-            if self.state == "header":
-                end = buffer.find(b"\r\n\r\n", position)
-                if end < 0:
-                    if len(buffer) - position > 1 << 20:
-                        raise ValueError("a WARC header longer than 1 MB")
-                    break
-                self._start(buffer[position:end].decode("utf-8", "replace"), member_start)
-                position = end + 4
-            elif self.state == "block":
-                piece = view[position:position + self.remaining]
-                self._block(piece)
-                position += len(piece)
-                self.remaining -= len(piece)
-                if self.remaining == 0:
-                    self.state = "trailer"
-            else:
-                if len(buffer) - position < 4:
-                    break
-                if buffer[position:position + 4] != b"\r\n\r\n":
-                    self.report(self.start, self.headers.get("warc-record-id"), "the record does not end where "
-                                "its Content-Length says")
-                position += 4
-                self._finish()
-        self.buffer = bytes(view[position:])
-
-    def _start(self, text: str, member_start: int) -> None:
-        lines = text.split("\r\n")
-        if not lines[0].startswith("WARC/"):
-            raise ValueError(f"no WARC record starts here ({lines[0][:40]!r})")
-        self.headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            self.headers[name.strip().lower()] = value.strip()
-        self.start = member_start
-        self.remaining = int(self.headers.get("content-length", "0"))
-        self.block = _new_hasher(self.headers.get("warc-block-digest"))
-        self.payload = _new_hasher(self.headers.get("warc-payload-digest"))
-        http = self.headers.get("content-type", "").startswith(_HTTP_TYPES)
-        self.http_head = b"" if http else None
-        self.state = "block" if self.remaining else "trailer"
-
-    def _block(self, piece: memoryview) -> None:
-        self.block.update(piece)
-        if self.http_head is None:
-            self.payload.update(piece)
-            return
-        if isinstance(self.http_head, bytes) and self.state == "block":
-            joined = self.http_head + bytes(piece)
-            end = joined.find(b"\r\n\r\n")
-            if end < 0:
-                self.http_head = joined[-(1 << 20):]
-                return
-            self.payload.update(joined[end + 4:])
-            self.http_head = None
-
-    def _finish(self) -> None:
-        record_id = self.headers.get("warc-record-id")
-        self.seen[self.start] = record_id or ""
-        if not _digest_matches(self.headers.get("warc-block-digest"), self.block):
-            self.report(self.start, record_id, "WARC-Block-Digest does not match the record's bytes")
-        kind = self.headers.get("warc-type")
-        if kind != "revisit" and self.http_head is None and \
-                not _digest_matches(self.headers.get("warc-payload-digest"), self.payload):
-            self.report(self.start, record_id, "WARC-Payload-Digest does not match the record's payload")
-        self.state = "header"
-
-
-def verify_object(storage: Storage, warc: WarcFile, indexed: dict[int, str]) -> tuple[int, list[Mismatch]]:
-    """(bytes read, mismatches) for one stored WARC."""
-    problems: list[Mismatch] = []
-    headers_off: list[tuple[int, bytes]] = []
-
-    def report(offset: int | None, record_id: str | None, problem: str) -> None:
-        problems.append(Mismatch(warc.key, offset, record_id or indexed.get(offset or -1), problem))
-
-    records = _Records(report)
-    whole = hashlib.sha256()
-    size, position, member_start, broken = 0, 0, 0, False
-    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
-    pending_header = b""  # the first 10 bytes of the current member
-    try:
-        with storage.open(warc.key) as stream:
-            while block := stream.read(CHUNK):
-                whole.update(block)
-                size += len(block)
-                data = block
-                while data and not broken:
-                    if len(pending_header) < 10:
-                        pending_header += data[:10 - len(pending_header)]
-                        if len(pending_header) == 10:
-                            headers_off.append((member_start, pending_header))
-                    try:
-                        records.feed(inflater.decompress(data), member_start)
-                    except (zlib.error, ValueError) as exc:
-                        report(member_start, None, f"the record's bytes are damaged ({exc})")
-                        broken = True
-                        break
-                    if not inflater.eof:
-                        position += len(data)
-                        break
-                    used = len(data) - len(inflater.unused_data)
-                    position += used
-                    data = inflater.unused_data
-                    member_start, pending_header = position, b""
-                    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
-    except StorageError as exc:
-        return 0, [Mismatch(warc.key, None, None, f"cannot be read: {exc}")]
-    if not broken and (records.buffer or records.state != "header" or pending_header):
-        report(member_start, None, "the object ends in the middle of a record")
-    if warc.sha256 and whole.hexdigest() != warc.sha256:
-        if not problems:
-            for offset, header in headers_off:
-                if header != GZIP_HEADER:
-                    report(offset, None, "the gzip header of this record's member was changed")
-        problems.append(Mismatch(warc.key, None, None, f"SHA-256 is {whole.hexdigest()}, the index has "
-                                                        f"{warc.sha256}"))
+def _against_index(warc: WarcFile, sha256: str, size: int) -> list[Mismatch]:
+    problems = []
+    if warc.sha256 and sha256 != warc.sha256:
+        problems.append(Mismatch(warc.key, None, None, f"SHA-256 is {sha256}, the index has {warc.sha256}"))
     if warc.size is not None and size != warc.size:
         problems.append(Mismatch(warc.key, None, None, f"size is {size} bytes, the index has {warc.size}"))
-    if not broken:
-        for offset, record_id in sorted(indexed.items()):
-            if records.seen.get(offset) not in (record_id, None) or offset not in records.seen:
-                problems.append(Mismatch(warc.key, offset, record_id, "the index points to a record that is not "
-                                                                      "at this offset"))
-    return size, problems
+    return problems
 
 
-def choose(db: IndexDB, *, sample: int | None = None, since: datetime | None = None) -> list[WarcFile]:
+Check = Callable[[Storage], tuple[int, list[Mismatch]]]
+
+
+def _readable(storage: Storage, key: str, check: Check) -> tuple[int, list[Mismatch]]:
+    """``check(storage)``; an object that cannot be read is a mismatch saying why."""
+    try:
+        return check(storage)
+    except StorageError as exc:
+        marker = None if key in storage.hidden_versions() else storage.delete_marker(key)
+        if marker is None or not marker.hides_version:
+            return 0, [Mismatch(key, None, None, str(marker) if marker else f"cannot be read: {exc}")]
+        # A delete without a version id on a versioned bucket: say so, and check what it hides.
+        size, hidden = _readable(storage.with_hidden_versions(), key, check)
+        state = "intact" if not hidden else f"damaged ({len(hidden)} problem(s) below)"
+        return size, [Mismatch(key, None, None, f"{marker}; its newest version is {state}"), *hidden]
+
+
+def check_object(storage: Storage, warc: WarcFile,
+                 indexed: Callable[[], dict[int, str]] = dict) -> tuple[int, list[Mismatch]]:
+    """The object check of one stored WARC: (bytes read, mismatches) of its SHA-256 and size. If they
+    differ, the record check (``indexed()``: see ``check_records``) names where the bytes changed."""
+    def check(store: Storage) -> tuple[int, list[Mismatch]]:
+        sha256, size = _sha256_and_size(store, warc.key)
+        if not _against_index(warc, sha256, size):
+            return size, []
+        return size, check_records(store, warc, indexed())[1]
+
+    return _readable(storage, warc.key, check)
+
+
+def check_records(storage: Storage, warc: WarcFile, indexed: dict[int, str]) -> tuple[int, list[Mismatch]]:
+    """The record check of one stored WARC (``indexed``: the record ids the index has, by offset)."""
+    def check(store: Storage) -> tuple[int, list[Mismatch]]:
+        problems: list[Mismatch] = []
+
+        def problem(offset: int | None, record_id: str | None, text: str) -> None:
+            named = record_id or (indexed.get(offset) if offset is not None else None)
+            problems.append(Mismatch(warc.key, offset, named, text))
+
+        records = RecordDigests(problem, indexed)
+        reader = MemberReader(records, problem)
+        with store.open_to_hash(warc.key) as stream:
+            reader.read(stream)
+        whole = _against_index(warc, reader.whole.hexdigest(), reader.size)
+        if not reader.broken:
+            problems += [Mismatch(warc.key, offset, record_id, "the index points to a record that is not at this "
+                                  "offset") for offset, record_id in records.not_found()]
+        if whole and not problems:
+            for offset in reader.other_headers:  # the one part of a member its CRC does not cover
+                problem(offset, None, "the gzip header of this record's member was changed")
+        if not whole and warc.sha256:  # the object is the one stored: the records were wrong when stored
+            problems = [replace(m, records_only=True) for m in problems]
+        return reader.size, problems + whole
+
+    return _readable(storage, warc.key, check)
+
+
+def _indexed(db: IndexDB, warc: WarcFile) -> dict[int, str]:
+    """The record ids the index has in ``warc``, by offset (responses and the requests beside them)."""
+    indexed: dict[int, str] = {}
+    with db.session() as session:
+        for offset, record_id, request_offset, request_id in session.execute(
+                select(Evidence.offset, Evidence.record_id, Evidence.request_offset, Evidence.request_record_id)
+                .where(Evidence.warc_file_id == warc.id)):
+            indexed[offset] = record_id
+            if request_offset is not None and request_id:
+                indexed[request_offset] = request_id
+    return indexed
+
+
+def _check(db: IndexDB, storage: Storage, warc: WarcFile, records: bool) -> tuple[int, list[Mismatch]]:
+    """One indexed WARC at the depth asked."""
+    if records:
+        return check_records(storage, warc, _indexed(db, warc))
+    return check_object(storage, warc, lambda: _indexed(db, warc))
+
+
+def _unknown(storage: Storage, key: str) -> tuple[int, list[Mismatch]]:
+    size, problems = check_records(storage, WarcFile(key=key), {})
+    return size, [*problems, Mismatch(key, None, None, "stored, but the index does not know it (never indexed); "
+                                                       "`archiver reindex` indexes it")]
+
+
+def _in_order(pool: ThreadPoolExecutor, jobs: Iterator[Callable[[], Any]], window: int) -> Iterator[Any]:
+    """The jobs' results in the order given, at most ``window`` of them running or waiting."""
+    running: deque[Future[Any]] = deque()
+    for job in jobs:
+        running.append(pool.submit(job))
+        if len(running) >= window:
+            yield running.popleft().result()
+    while running:
+        yield running.popleft().result()
+
+
+def _with_items(db: IndexDB, files: list[WarcFile], mismatches: list[Mismatch]) -> list[Mismatch]:
+    """Each record mismatch with the items (by their stable names) whose evidence is that record."""
+    ids = {warc.key: warc.id for warc in files}
+    named = []
+    with db.session() as session:
+        for mismatch in mismatches:
+            if mismatch.offset is None or mismatch.key not in ids:
+                named.append(mismatch)
+                continue
+            item_ids = session.scalars(
+                select(ItemEvidence.item_id).join(Evidence, Evidence.id == ItemEvidence.evidence_id)
+                .where(Evidence.warc_file_id == ids[mismatch.key],
+                       or_(Evidence.offset == mismatch.offset, Evidence.request_offset == mismatch.offset)))
+            refs = sorted(str(ref) for ref in item_refs(session, item_ids).values())
+            named.append(replace(mismatch, items=tuple(refs)))
+    return named
+
+
+def choose(db: IndexDB, *, sample: int | None = None, since: datetime | None = None,
+           keys: list[str] | None = None) -> list[WarcFile]:
     with db.session() as session:
         query = select(WarcFile).where(WarcFile.state == "stored").order_by(WarcFile.key)
         if since is not None:
             query = query.where(WarcFile.stored_at >= since)
+        if keys is not None:
+            query = query.where(WarcFile.key.in_(keys))
         files = list(session.scalars(query))
     if sample is not None and sample < len(files):
         files = sorted(random.sample(files, sample), key=lambda f: f.key)
     return files
 
 
-def verify(db: IndexDB, storage: Storage, files: list[WarcFile], scope: str) -> FixityReport:
-    report = FixityReport()
+def unindexed(db: IndexDB, storage: Storage) -> list[str]:
+    """Stored WARCs the index does not know (stored, then never indexed): ``reindex`` indexes them."""
+    with db.session() as session:
+        known = set(session.scalars(select(WarcFile.key)))
+    return sorted(info.key for info in storage.list() if info.key.endswith(".warc.gz") and info.key not in known)
+
+
+def verify(db: IndexDB, storage: Storage, files: list[WarcFile], scope: str, unknown: list[str] | None = None,
+           *, records: bool = False, workers: int = WORKERS) -> FixityReport:
+    """Verify ``files`` (the object check, or with ``records`` the record check too), ``workers`` objects
+    at a time; and ``unknown`` (stored, not in the index): their records, and that they are unknown.
+    The run goes to ``fixity_runs`` and the audit trail."""
+    report = FixityReport(records=records)
+    scope += RECORDS_SCOPE if records else ""
     started, clock = datetime.now(UTC), time.perf_counter()
-    for warc in files:
-        with db.session() as session:
-            indexed: dict[int, str] = {}
-            for offset, record_id, request_offset, request_id in session.execute(
-                    select(Evidence.offset, Evidence.record_id, Evidence.request_offset, Evidence.request_record_id)
-                    .where(Evidence.warc_file_id == warc.id)):
-                indexed[offset] = record_id
-                if request_offset is not None and request_id:
-                    indexed[request_offset] = request_id
-        size, problems = verify_object(storage, warc, indexed)
-        report.objects += 1
-        report.bytes += size
-        report.mismatches += problems
+    jobs: list[Callable[[], tuple[int, list[Mismatch]]]] = [
+        *((lambda key=key: _unknown(storage, key)) for key in unknown or []),
+        *((lambda warc=warc: _check(db, storage, warc, records)) for warc in files)]
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="fixity") as pool:
+        for size, problems in _in_order(pool, iter(jobs), 2 * max(1, workers)):
+            report.objects += 1
+            report.bytes += size
+            report.mismatches += problems
+    report.mismatches = _with_items(db, files, report.mismatches)
     report.seconds = time.perf_counter() - clock
     failures = [m.as_dict() for m in report.mismatches]
     with db.session() as session:
+        checked = [warc.key for warc in files] if len(files) <= CHECKED_KEYS_MAX else None
         session.add(FixityRun(started_at=started, finished_at=datetime.now(UTC), scope=scope, objects=report.objects,
-                              bytes=report.bytes, failures=failures, ok=report.ok))
+                              bytes=report.bytes, failures=failures, ok=report.ok, checked_keys=checked))
         audit.record(session, "fixity.verified", storage.url, scope=scope, objects=report.objects, bytes=report.bytes,
                      mismatches=len(failures), failures=failures[:50])
     return report

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from archiver import audit
@@ -26,7 +26,7 @@ from archiver.exports.selection import matching_item_ids
 from archiver.index.db import IndexDB
 from archiver.index.ledger import now
 from archiver.index.models import Account, Evidence, Item, ItemEvidence, Version, WarcFile
-from archiver.items import find_item
+from archiver.items import ItemRef, find_item, item_ref, item_refs
 from archiver.retention.models import HeldObject, HoldItem, LegalHold
 from archiver.search import SearchQuery
 from storage.base import Storage, StorageError
@@ -68,14 +68,11 @@ def _matches(session: Session, criteria: HoldCriteria) -> set[tuple[str, str]]:
     if criteria.searches:
         query = SearchQuery(text=criteria.query, accounts=criteria.accounts, since=criteria.since,
                             until=criteria.until)
-        ids = matching_item_ids(session, query)
-        for start in range(0, len(ids), 500):
-            found.update((a, p) for a, p in session.execute(
-                select(Account.name, Item.platform_id).join(Account, Account.id == Item.account_id)
-                .where(Item.id.in_(ids[start:start + 500]))))
-    for ref in criteria.items:
-        account, _, platform_id = ref.partition(":")
-        found.add((account, platform_id))
+        found.update((ref.account, ref.platform_id)
+                     for ref in item_refs(session, matching_item_ids(session, query)).values())
+    for name in criteria.items:
+        ref = ItemRef.parse(name)
+        found.add((ref.account, ref.platform_id))
     return found
 
 
@@ -93,8 +90,7 @@ def create(session: Session, matter: str, criteria: HoldCriteria, who: str) -> L
             item = find_item(session, ref)
         except LookupError as exc:
             raise HoldError(str(exc)) from None
-        account = session.get(Account, item.account_id)
-        resolved.append(f"{account.name if account else ''}:{item.platform_id}")
+        resolved.append(str(item_ref(session, item)))
     criteria = HoldCriteria(criteria.accounts, criteria.since, criteria.until, criteria.query, tuple(resolved))
     hold = LegalHold(matter=matter.strip(), criteria=criteria.as_json(), created_at=now(), created_by=who)
     session.add(hold)
@@ -140,6 +136,26 @@ def release(session: Session, hold_id: int, reason: str, who: str) -> LegalHold:
     hold.released_at, hold.released_by, hold.release_reason = now(), who, reason.strip()
     audit.record(session, "hold.released", f"hold {hold.id}", who=who, matter=hold.matter, reason=hold.release_reason)
     return hold
+
+
+def summary(session: Session, hold: LegalHold) -> dict[str, Any]:
+    """A hold as the register lists it."""
+    members = session.scalar(select(func.count()).select_from(HoldItem).where(HoldItem.hold_id == hold.id)) or 0
+    return {"id": hold.id, "matter": hold.matter, "state": "released" if hold.released_at else "active",
+            "items": members, "criteria": hold.criteria, "created_at": hold.created_at.isoformat(),
+            "created_by": hold.created_by, "released_at": hold.released_at.isoformat() if hold.released_at else None,
+            "released_by": hold.released_by, "release_reason": hold.release_reason}
+
+
+def details(session: Session, hold: LegalHold) -> dict[str, Any]:
+    """A hold with its members (ACCOUNT:PLATFORM-ID) and the WARC objects it keeps under the store's hold."""
+    row = summary(session, hold)
+    row["members"] = [str(ItemRef(m.account, m.platform_id)) for m in session.scalars(
+        select(HoldItem).where(HoldItem.hold_id == hold.id).order_by(HoldItem.account, HoldItem.platform_id))]
+    keys = item_files(session, held_item_ids(session, hold.id)) if not hold.released_at else set()
+    flags = {o.key: o.store_flag for o in session.scalars(select(HeldObject))}
+    row["objects"] = [{"key": k, "store_legal_hold": flags.get(k, False)} for k in sorted(keys)]
+    return row
 
 
 def held_items(session: Session) -> set[tuple[str, str]]:

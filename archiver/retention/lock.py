@@ -20,6 +20,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -28,7 +29,11 @@ from archiver.config import Config
 from archiver.index.models import Account, Evidence, StagedObservation, WarcFile
 from archiver.retention.schedule import closed_at, governing_series, item_tags
 
+if TYPE_CHECKING:
+    from archiver.segments import Segment
+
 log = logging.getLogger(__name__)
+CHUNK = 2000  # staged observations read at a time
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,8 @@ class LockPolicy:
                      latest_capture: datetime | None) -> datetime | None:
         """The latest end of retention among ``sightings`` (and of the file's other records)."""
         sightings = list(sightings)
-        tags = item_tags(session, [account]) if self.config.retention.by_tag() else {}
+        tags = item_tags(session, [account], {s.platform_id for s in sightings}) if self.config.retention.by_tag() \
+            else {}
         closed = closed_at(self.config, account)
         ends: list[datetime] = []
         bounded = False
@@ -86,20 +92,36 @@ class LockPolicy:
         latest = max(ends) if ends else None
         return latest if latest is not None and latest > self._now() else None  # already due: nothing to lock
 
+    def for_segment(self, session: Session, account: str, segment: Segment) -> datetime | None:
+        """For a file a harvest is about to store, from what it found in it (kept in memory)."""
+        captured = {row["record_id"]: row["captured_at"] for row in segment.evidence}
+        latest = max(captured.values(), default=None)
+        sightings = [Sighting(o.platform_id, o.posted_at, captured.get(record) or latest or self._now())
+                     for o, record in segment.observations if o.platform_id]
+        return self.retain_until(session, account, sightings, latest)
+
     def for_stored_file(self, session: Session, key: str) -> datetime | None:
-        """For a file a harvest wrote, from the observations it staged for that file."""
+        """For a file a harvest wrote and staged observations for (harvests of earlier versions,
+        finished by recovery), read a chunk at a time: the latest end over all chunks."""
         warc = session.scalar(select(WarcFile).where(WarcFile.key == key))
         if warc is None:
             return None
         account = session.get(Account, warc.account_id)
-        rows = session.execute(
-            select(StagedObservation.observation, Evidence.captured_at)
-            .join(Evidence, Evidence.id == StagedObservation.evidence_id)
-            .where(Evidence.warc_file_id == warc.id)
-        ).all()
-        sightings = [Sighting(str(o["platform_id"]), _when(o.get("posted_at")), at) for o, at in rows]
+        name = account.name if account else ""
         latest = session.scalar(select(func.max(Evidence.captured_at)).where(Evidence.warc_file_id == warc.id))
-        return self.retain_until(session, account.name if account else "", sightings, latest)
+        query = (select(StagedObservation.id, StagedObservation.observation, Evidence.captured_at)
+                 .join(Evidence, Evidence.id == StagedObservation.evidence_id)
+                 .where(Evidence.warc_file_id == warc.id).order_by(StagedObservation.id).limit(CHUNK))
+        ends: list[datetime] = []
+        after, read = 0, False
+        while rows := session.execute(query.where(StagedObservation.id > after)).all():
+            read, after = True, rows[-1].id
+            sightings = [Sighting(str(o["platform_id"]), _when(o.get("posted_at")), at) for _, o, at in rows]
+            if (end := self.retain_until(session, name, sightings, latest)) is not None:
+                ends.append(end)
+        if not read:
+            return self.retain_until(session, name, [], latest)
+        return max(ends, default=None)
 
     def for_account_file(self, session: Session, account: str) -> datetime | None:
         """For a file known only by its account (a recovered one): counted from now."""

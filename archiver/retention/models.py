@@ -158,6 +158,7 @@ class FixityRun(Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     failures: Mapped[list[Any]]
     ok: Mapped[bool] = mapped_column(Boolean)
+    checked_keys: Mapped[list[Any] | None]  # the objects a run of at most CHECKED_KEYS_MAX checked
 
 
 class TimeStamp(Base):

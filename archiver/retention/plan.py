@@ -52,6 +52,18 @@ def draft(session: Session, config: Config, as_of: datetime, *, accounts: tuple[
     return Draft(as_of, due, selection, held)
 
 
+def propose(session: Session, config: Config, as_of: datetime | None, who: str, *, accounts: tuple[str, ...] = (),
+            series: tuple[str, ...] = ()) -> RetentionPlan:
+    """Draft and save a plan of what is eligible as of ``as_of`` (default now; never in the future)."""
+    as_of = as_of or datetime.now(UTC)
+    if as_of > datetime.now(UTC):
+        raise PlanError("--as-of cannot be in the future: a plan lists what is eligible now or was by then")
+    for code in series:
+        if config.retention.get(code) is None:
+            raise PlanError(f"no record series {code!r} in [[retention.series]]")
+    return save(session, config, draft(session, config, as_of, accounts=accounts, series=series), who)
+
+
 def _digest(content: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -121,6 +133,8 @@ def approve(session: Session, uid: str, approver: str) -> RetentionPlan:
         raise PlanError(f"plan {uid} is {plan.state}; only a proposed plan can be approved")
     if not approver.strip():
         raise PlanError("--by must name the person approving the disposition")
+    if approver.strip() == plan.created_by:
+        raise PlanError(f"plan {uid} was drafted by {plan.created_by}; another records manager must approve it")
     if plan.as_of > datetime.now(UTC):
         raise PlanError(f"plan {uid} looks ahead to {plan.as_of:%Y-%m-%d}; it can be approved from that date")
     plan.state, plan.approved_by, plan.approved_at = "approved", approver.strip(), datetime.now(UTC)

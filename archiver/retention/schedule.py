@@ -81,10 +81,14 @@ class Due:
     eligible_on: datetime
 
 
-def item_tags(session: Session, accounts: Iterable[str] | None = None) -> dict[tuple[str, str], set[str]]:
+def item_tags(session: Session, accounts: Iterable[str] | None = None,
+              platform_ids: Iterable[str] | None = None) -> dict[tuple[str, str], set[str]]:
+    """Tags by (account, platform id): of these accounts and, if given, of these items only."""
     query = select(ItemTag.account, ItemTag.platform_id, ItemTag.tag)
     if accounts is not None:
         query = query.where(ItemTag.account.in_(list(accounts)))
+    if platform_ids is not None:
+        query = query.where(ItemTag.platform_id.in_(list(platform_ids)))
     tags: dict[tuple[str, str], set[str]] = {}
     for account, platform_id, tag in session.execute(query):
         tags.setdefault((account, platform_id), set()).add(tag)

@@ -135,6 +135,8 @@ class RetentionSection(_Strict):
 class FixitySection(_Strict):
     schedule: str = "1d"  # how often the daemon verifies stored WARCs
     sample: int = Field(25, ge=0)  # WARCs per scheduled run, chosen at random; 0 = every WARC
+    records: bool = False  # scheduled runs also check every record's digests (the slower, deeper check)
+    workers: int | None = Field(None, ge=1)  # WARCs checked at once; unset: one per CPU (at most 8)
 
     @field_validator("schedule")
     @classmethod

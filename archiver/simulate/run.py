@@ -31,7 +31,7 @@ from archiver.harvest import HarvestOutcome, HarvestRunner
 from archiver.index.db import IndexDB, open_index
 from archiver.index.models import Account, Evidence, Harvest, Item, Version, WarcFile
 from archiver.simulate.platforms import SimulatedPlatform
-from archiver.simulate.scenario import Scenario
+from archiver.simulate.scenario import FAULT_LABELS, Scenario
 from storage import open_storage
 
 TIMEOUT_SECONDS = 0.5
@@ -44,6 +44,20 @@ class TruthVersion:
     deleted: bool
     start: timedelta
     end: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class Miss:
+    """A platform version the index does not have, and why the simulation says it was missed."""
+
+    platform_id: str
+    what: str  # the content key, or "deleted"
+    start: timedelta
+    end: timedelta | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.platform_id} {self.what!r} ({self.reason})"
 
 
 @dataclass
@@ -59,7 +73,14 @@ class Report:
     failed_harvests: int = 0
     unchanged_versions_added: int = 0
     unchanged_bytes_per_harvest: float = 0.0
-    missed: list[str] = field(default_factory=list)
+    missed: list[Miss] = field(default_factory=list)
+    clean_harvests: int = 0  # harvests run while no fault was simulated
+    unexpected_failures: list[str] = field(default_factory=list)  # errors of clean harvests that failed
+
+    @property
+    def failed_wholesale(self) -> bool:
+        """Most harvests failed although nothing was simulated to make them fail: the demo itself broke."""
+        return bool(self.unexpected_failures) and len(self.unexpected_failures) * 2 >= self.clean_harvests
 
     def as_dict(self) -> dict[str, Any]:
         def minutes(delta: timedelta) -> float:
@@ -75,6 +96,8 @@ class Report:
             "harvests": self.harvests, "failed_harvests": self.failed_harvests,
             "unchanged_versions_added": self.unchanged_versions_added,
             "unchanged_warc_bytes_per_harvest": round(self.unchanged_bytes_per_harvest),
+            "missed": [{"platform_id": m.platform_id, "what": m.what, "reason": m.reason} for m in self.missed],
+            "unexpected_failures": len(self.unexpected_failures), "failed_wholesale": self.failed_wholesale,
         }
 
 
@@ -85,10 +108,12 @@ class Simulation:
         self.platforms = platforms
         self.scenario = scenario
         self.interval = interval
-        self.start = (start or datetime.now(UTC)).replace(microsecond=0)
+        # Simulated time ends now, so every post is dated before the (real) time it is captured.
+        self.start = (start or datetime.now(UTC) - timedelta(days=scenario.days) - interval).replace(microsecond=0)
         self.truth: dict[str, dict[str, list[TruthVersion]]] = {p.account: {} for p in platforms}
         self.harvest_time: dict[str, timedelta] = {}  # harvest uid → simulated time
         self.complete_at: dict[str, list[timedelta]] = {p.account: [] for p in platforms}
+        self.clean: dict[str, list[str | None]] = {p.account: [] for p in platforms}  # errors of fault-free harvests
 
     # Ground truth ---------------------------------------------------------------------------
     def _observe_truth(self, platform: SimulatedPlatform, at: timedelta) -> None:
@@ -160,6 +185,8 @@ class Simulation:
             self.harvest_time[outcome.harvest_uid] = at
             if outcome.ok:
                 self.complete_at[platform.account].append(at)
+            if not faults:
+                self.clean[platform.account].append(None if outcome.ok else outcome.error or outcome.status)
             outcomes.append(outcome)
         return outcomes
 
@@ -198,6 +225,8 @@ class Simulation:
                 harvests = session.scalars(select(Harvest).join(Account).where(Account.name == platform.account)).all()
                 report.harvests = len(harvests)
                 report.failed_harvests = sum(1 for h in harvests if not h.complete)
+                report.clean_harvests = len(self.clean[platform.account])
+                report.unexpected_failures = [e for e in self.clean[platform.account] if e is not None]
                 self._score(report, platform, captured, end)
                 exists = platform.truth()
                 report.false_deletions = [pid for pid, state in current.items() if state == "deleted" and pid in exists]
@@ -225,9 +254,20 @@ class Simulation:
                 seen_at = captured.get((version.platform_id, version.key, version.deleted))
                 report.observable += observable
                 if seen_at is None:
-                    report.missed.append(f"{version.platform_id} {'deleted' if version.deleted else version.key}")
+                    report.missed.append(Miss(version.platform_id, "deleted" if version.deleted else version.key,
+                                              version.start, version.end, self._why_missed(version, until,
+                                                                                           observable)))
                     continue
                 report.captured += 1
                 report.observable_captured += observable
                 if version.start > timedelta(0):  # what existed before the archive began has no delay
                     report.delays.append(max(seen_at - version.start, timedelta(0)))
+
+    def _why_missed(self, version: TruthVersion, until: timedelta, observable: bool) -> str:
+        if observable:
+            return "a complete harvest ran while it existed, yet the index does not have it"
+        if version.deleted:
+            return "no complete harvest saw the item before it was deleted, so there was nothing to mark deleted"
+        kinds = [f.kind for f in self.scenario.faults if f.start < until and version.start < f.end]
+        causes = ", ".join(dict.fromkeys(FAULT_LABELS.get(k, k) for k in kinds)) or "no complete harvest"
+        return f"it existed only while harvests were failing: {causes}"

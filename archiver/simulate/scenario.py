@@ -14,6 +14,9 @@ from datetime import timedelta
 
 EVENT_KINDS = ("post", "comment", "edit", "hide", "unhide", "delete_comment", "delete_post")
 FAULT_KINDS = ("5xx", "timeout", "truncated", "token", "permission")
+FAULT_LABELS = {"5xx": "a platform outage (HTTP 503)", "timeout": "a platform not answering (timeouts)",
+                "truncated": "truncated answers", "token": "an expired access token",
+                "permission": "a lost permission"}
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,13 @@
-"""The WSGI app ``archiver serve`` runs: Meta webhooks at ``/webhooks/meta``, health at ``/healthz``.
+"""The WSGI app ``archiver serve`` runs: Meta webhooks at ``/webhooks/meta`` (``/healthz`` and
+``/metrics`` are answered in front of it, by ``archiver.service.http``, with real probes).
 
 ``GET /webhooks/meta?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`` echoes the challenge
 when the verify token matches (``[serve] verify_token_env``), else 403. ``POST /webhooks/meta``
 checks ``X-Hub-Signature-256`` on the raw body first: a missing or bad signature gets 403 and a
 log line (sender, reason, size; never the signature or the body) and nothing is stored. A signed
-delivery is archived before the 200 goes back (see ``intake``); its re-fetch follows.
+body that is not shaped like a Meta delivery (``meta.delivery_problem``) gets 400 and a log line.
+A signed delivery is archived before the 200 goes back (see ``intake``; a replay of one already
+archived is answered 200 and not stored again); its re-fetch follows.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from urllib.parse import parse_qsl
 
 from archiver.config import Config
 from archiver.webhooks.intake import WebhookIntake
+from archiver.webhooks.meta import delivery_problem, route, signature_problem
 from archiver.webhooks.meta import handshake as challenge_for
-from archiver.webhooks.meta import route, signature_problem
 
 log = logging.getLogger(__name__)
 PATH = "/webhooks/meta"
@@ -35,8 +38,6 @@ class MetaWebhookApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
-        if path == "/healthz" and method == "GET":
-            return _reply(start_response, 200, "ok")
         if path != PATH:
             return _reply(start_response, 404, "not found; Meta webhooks are received at /webhooks/meta")
         if method == "GET":
@@ -68,9 +69,13 @@ class MetaWebhookApp:
             return _reply(start_response, 403, "forbidden")
         try:
             payload = json.loads(body)
-        except ValueError:
-            log.warning("a signed webhook POST from %s is not JSON (%d bytes); nothing to route", sender, len(body))
+        except (ValueError, RecursionError):  # RecursionError: brackets nested past what the parser takes
+            log.warning("a signed webhook POST from %s is not JSON (%d bytes); nothing stored", sender, len(body))
             return _reply(start_response, 400, "not JSON")
+        problem = delivery_problem(payload)
+        if problem is not None:
+            log.warning("a signed webhook POST from %s is not a Meta delivery: %s; nothing stored", sender, problem)
+            return _reply(start_response, 400, f"not a Meta webhook delivery: {problem}")
         routed = route(self.config, payload)
         if not routed:
             log.warning("a signed webhook from %s names no configured account (object %r); ignored", sender,

@@ -62,6 +62,73 @@ def handshake(query: dict[str, str], verify_token: str | None) -> str | None:
     return query["hub.challenge"]
 
 
+MAX_DEPTH = 32  # Meta's deliveries nest about six deep; anything far deeper is not one of theirs
+_SCALAR_KEYS = ("item", "verb", "field", "post_id", "comment_id", "parent_id", "id")
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests, counted without recursion (and stopping past MAX_DEPTH)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, level)
+            if deepest > MAX_DEPTH:
+                return deepest
+            stack.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool)
+
+
+def delivery_problem(payload: Any) -> str | None:
+    """Why a signed, parsed delivery is not shaped like Meta's (answered 400, never stored), or None.
+
+    Only what the archiver reads is checked: ``object``, ``entry[].id``, ``entry[].changes[]``
+    with ``field`` and a ``value`` object whose ids and verbs are strings or numbers.
+
+    >>> delivery_problem({"object": "page", "entry": [{"id": "1", "changes": [{"field": "feed",
+    ...                   "value": {"item": "comment", "verb": "hide", "comment_id": "1_2"}}]}]}) is None
+    True
+    >>> delivery_problem({"object": "page", "entry": 5})
+    'entry is not a list'
+    >>> delivery_problem({"object": "page", "entry": [{"id": "1", "changes": [{"field": "feed",
+    ...                   "value": {"item": {"nested": "object"}}}]}]})
+    'entry[0].changes[0].value.item is not a string or a number'
+    """
+    if not isinstance(payload, dict):
+        return "the body is not a JSON object"
+    if _depth(payload) > MAX_DEPTH:
+        return f"the body nests deeper than {MAX_DEPTH} levels"
+    if not isinstance(payload.get("object", ""), str):
+        return "object is not a string"
+    entries = payload.get("entry", [])
+    if not isinstance(entries, list):
+        return "entry is not a list"
+    for n, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            return f"entry[{n}] is not an object"
+        if "id" in entry and not _scalar(entry["id"]):
+            return f"entry[{n}].id is not a string or a number"
+        changes = entry.get("changes", [])
+        if not isinstance(changes, list):
+            return f"entry[{n}].changes is not a list"
+        for c, change in enumerate(changes):
+            where = f"entry[{n}].changes[{c}]"
+            if not isinstance(change, dict) or not isinstance(change.get("value", {}), dict):
+                return f"{where} is not an object with a value object"
+            for key in _SCALAR_KEYS:
+                for holder, name in ((change, where), (change.get("value", {}), f"{where}.value")):
+                    if key in holder and holder[key] is not None and not _scalar(holder[key]):
+                        return f"{name}.{key} is not a string or a number"
+            media = change.get("value", {}).get("media")
+            if media is not None and not (isinstance(media, dict) and _scalar(media.get("id", ""))):
+                return f"{where}.value.media is not an object with an id"
+    return None
+
+
 @dataclass(frozen=True)
 class Routed:
     account: AccountConfig

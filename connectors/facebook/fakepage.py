@@ -15,6 +15,7 @@ gone), with only the fields asked for and nested ``comments.…{…}`` expansion
 from __future__ import annotations
 
 import hashlib
+import io
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -176,11 +177,16 @@ class FakePage:
         items |= {c.id: f"{c.message}|{c.hidden}" for p in self.posts for c in p.comments}
         return items
 
-    def media(self, name: str) -> bytes | None:
+    def media_file(self, name: str) -> bytes | None:
+        """A photo as the CDN serves it: a real JPEG (a small swatch coloured by its name, named in it)."""
         if name.split("?")[0] not in self.photos:
             return None
+        from PIL import Image
+
         seed = hashlib.sha256(name.encode()).digest()
-        return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + seed * 96 + b"\xff\xd9"
+        out = io.BytesIO()
+        Image.new("RGB", (64, 48), (seed[0], seed[1], seed[2])).save(out, "JPEG", quality=85, comment=name.encode())
+        return out.getvalue()
 
     def usage_object(self) -> str:
         return self.page_id
@@ -301,9 +307,11 @@ class FakePage:
 
 def main() -> None:  # pragma: no cover - a shell entry point for benchmarks and manual poking
     """``python -m connectors.facebook.fakepage --posts 1000 --comments 20000 --token T``: prints the
-    base URL and the Page id, then serves until killed."""
+    base URL and the Page id, then serves until killed; each line "calls" on its standard input is
+    answered with the number of API calls answered so far (benchmarks count calls where they land)."""
     import argparse
-    import time
+    import sys
+    import threading
 
     from connectors.graph.fakeserver import FakeGraphServer
 
@@ -317,8 +325,10 @@ def main() -> None:  # pragma: no cover - a shell entry point for benchmarks and
     page = FakePage.synthetic(posts=args.posts, comments=args.comments, seed=args.seed)
     with FakeGraphServer(page, tokens={args.token}, port=args.port) as server:
         print(server.base_url, page.page_id, flush=True)
-        while True:
-            time.sleep(3600)
+        for line in sys.stdin:
+            if line.strip() == "calls":
+                print(len(server.api_calls()), flush=True)
+        threading.Event().wait()  # no more input (or none): serve until killed
 
 
 if __name__ == "__main__":

@@ -14,20 +14,14 @@ never a new version.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from connectors.base import CapturedResponse, Observation, VersionState
 from connectors.graph.errors import GraphError
-from connectors.graph.objects import (
-    WEBHOOK_PREFIX,
-    edge_count,
-    edge_path,
-    graph_time,
-    request_fields,
-    response_json,
-    stable_media_url,
-)
+from connectors.graph.objects import WEBHOOK_PREFIX, edge_count, edge_path, graph_body, request_fields, stable_media_url
+from connectors.untrusted import Fields, Malformed, clean, each, isolated
 
 COMMENT_FIELDS = ("id,created_time,message,from{id,name},permalink_url,parent{id},is_hidden,like_count,"
                   "comment_count,attachment{type,url,target{id},media{image{src}}},message_tags")
@@ -38,6 +32,7 @@ PROFILE_FIELDS = ("id,name,username,about,description,category,link,website,phon
                   "verification_status,picture{url},cover{source},fan_count,followers_count")
 CASCADE_PREFIX = "urn:archiver:cascade:"
 DELETED = {"deleted": "the platform confirmed the object no longer exists"}
+MAX_SUBATTACHMENTS = 8  # an album of albums nests once; deeper is not a real attachment
 DERIVED_ID = ("derived from permalink_url: the API gave no comment id (the token lacks the Page's "
               "MODERATE task); replies deeper than one level are filed under their top-level comment")
 
@@ -47,74 +42,91 @@ def comments_field(limit: int) -> str:
     return f"comments.filter(stream).order(chronological).limit({limit}).summary(true){{{COMMENT_FIELDS}}}"
 
 
-def _attachment(node: Any) -> dict[str, Any] | None:
-    if not isinstance(node, dict):
+def _attachment(node: Fields, depth: int = 0) -> tuple[dict[str, Any], list[str]]:
+    """An attachment as content (media named without expiring signatures), and its media URLs."""
+    if depth > MAX_SUBATTACHMENTS:
+        raise Malformed(node.path, f"attachments nested at most {MAX_SUBATTACHMENTS} deep", node.raw)
+    src = node.mapping("media").mapping("image").text("src")
+    result: dict[str, Any] = {k: v for k in ("type", "media_type", "title", "description", "url")
+                              if (v := node.text(k))}
+    if node.has("target"):
+        target = node.mapping("target")
+        result["target"] = {k: target.value(k) for k in ("id", "url") if k in target.raw}
+    urls = [src] if src else []
+    if src:
+        result["image"] = stable_media_url(src)
+    if node.has("subattachments"):
+        result["subattachments"] = []
+        for sub in _attachments(node.mapping("subattachments"), depth + 1):
+            result["subattachments"] += [sub[0]] if sub[0] else []
+            urls += sub[1]
+    return result, urls
+
+
+def _attachments(edge: Fields, depth: int = 0) -> list[tuple[dict[str, Any], list[str]]]:
+    return [_attachment(Fields(node, f"{edge.path}.data[{index}]"), depth)
+            for index, node in enumerate(edge.array("data"))]
+
+
+def _web(urls: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(u for u in urls if u.startswith(("http://", "https://"))))
+
+
+def _from(node: Fields) -> dict[str, Any] | None:
+    if not node.has("from"):
         return None
-    media = node.get("media") if isinstance(node.get("media"), dict) else {}
-    image = media.get("image") if isinstance(media.get("image"), dict) else {}
-    result = {k: node.get(k) for k in ("type", "media_type", "title", "description", "url") if node.get(k)}
-    if isinstance(node.get("target"), dict):
-        result["target"] = {k: v for k, v in node["target"].items() if k in ("id", "url")}
-    if image.get("src"):
-        result["image"] = stable_media_url(image["src"])
-    if isinstance(node.get("subattachments"), dict):
-        result["subattachments"] = [a for a in map(_attachment, node["subattachments"].get("data") or []) if a]
-    return result
+    author = node.mapping("from")
+    found = {"id": author.identifier("id", required=False), "name": author.text("name")}
+    return {k: v for k, v in found.items() if k in author.raw}
 
 
-def _media_urls(*nodes: Any) -> list[str]:
-    urls: list[str] = []
-    for node in nodes:
-        if isinstance(node, str):
-            urls.append(node)
-        elif isinstance(node, dict):
-            image = (node.get("media") or {}).get("image") or {}
-            if image.get("src"):
-                urls.append(image["src"])
-            for sub in (node.get("subattachments") or {}).get("data") or []:
-                urls += _media_urls(sub)
-    return list(dict.fromkeys(u for u in urls if u.startswith(("http://", "https://"))))
-
-
-def _from(node: Any) -> dict[str, Any] | None:
-    return {k: node[k] for k in ("id", "name") if k in node} if isinstance(node, dict) else None
-
-
-def post_observations(post: dict[str, Any]) -> list[Observation]:
-    """A post and the comments that came embedded with it."""
-    attachments = [a for a in map(_attachment, (post.get("attachments") or {}).get("data") or []) if a]
-    author = _from(post.get("from"))
+def _post(node: Fields) -> list[Observation]:
+    """A post's own content (its embedded comments are read apart, see ``post_observations``)."""
+    attachments = _attachments(node.mapping("attachments"))
+    author = _from(node)
+    message, story, picture = node.text("message"), node.text("story"), node.text("full_picture")
     content = {
-        "message": post.get("message"), "story": post.get("story"), "from": author,
-        "created_time": post.get("created_time"), "status_type": post.get("status_type"),
-        "permalink_url": post.get("permalink_url"), "message_tags": post.get("message_tags") or [],
-        "attachments": attachments, "full_picture": stable_media_url(post.get("full_picture")),
-        "is_published": post.get("is_published"),
+        "message": message, "story": story, "from": author,
+        "created_time": node.text("created_time"), "status_type": node.text("status_type"),
+        "permalink_url": node.text("permalink_url"), "message_tags": node.value("message_tags") or [],
+        "attachments": [a for a, _ in attachments if a], "full_picture": stable_media_url(picture),
+        "is_published": node.flag("is_published") if node.has("is_published") else None,
     }
-    metrics = {"reactions": edge_count(post.get("reactions")), "shares": edge_count(post.get("shares")) or 0,
-               "comments": edge_count(post.get("comments")), "updated_time": post.get("updated_time")}
-    words = [post.get("message"), post.get("story"), *(a.get("title") for a in attachments),
-             *(a.get("description") for a in attachments)]
-    observations = [Observation(
-        platform_id=str(post["id"]), kind="post", content=content, text=" ".join(w for w in words if w),
-        state=VersionState.HIDDEN if post.get("is_hidden") else VersionState.VISIBLE,
-        url=post.get("permalink_url"), author=(author or {}).get("name"),
-        posted_at=graph_time(post.get("created_time")),
-        media_urls=tuple(_media_urls(post.get("full_picture"), *((post.get("attachments") or {}).get("data") or []))),
+    updated = node.raw.get("updated_time")
+    metrics = {"reactions": edge_count(node.raw.get("reactions")), "shares": edge_count(node.raw.get("shares")) or 0,
+               "comments": edge_count(node.raw.get("comments")),
+               "updated_time": clean(updated) if isinstance(updated, str) else None}
+    words = [message, story, *(a.get("title") for a, _ in attachments), *(a.get("description") for a, _ in attachments)]
+    return [Observation(
+        platform_id=node.identifier(), kind="post", content=content, text=" ".join(w for w in words if w),
+        state=VersionState.HIDDEN if node.flag("is_hidden") else VersionState.VISIBLE,
+        url=content["permalink_url"], author=(author or {}).get("name"), posted_at=node.timestamp("created_time"),
+        media_urls=_web([picture or "", *(url for _, urls in attachments for url in urls)]),
         metrics={k: v for k, v in metrics.items() if v is not None},
     )]
-    for comment in (post.get("comments") or {}).get("data") or []:
-        if isinstance(comment, dict) and (found := comment_observation(comment, str(post["id"]))):
-            observations.append(found)
-    return observations
 
 
-def _derived_ids(permalink: Any, post_id: str) -> tuple[str, str] | None:
+def post_observations(post: Any, where: str = "") -> list[Observation]:
+    """A post and the comments that came embedded with it, each read on its own."""
+    found = isolated(_post, post, kind="post", where=where)
+    post_id = found[0].platform_id
+    if not post_id:
+        return found  # nothing to hang its comments on; the problem names the record
+    return found + isolated(lambda node: each(lambda c: [comment_observation(c, post_id)],
+                                              node.mapping("comments").array("data"), kind="comment",
+                                              where=f"{where}.comments.data".lstrip("."), parent_id=post_id),
+                            post, kind="post", where=where)
+
+
+def _derived_ids(permalink: str | None, post_id: str) -> tuple[str, str] | None:
     """(id, parent id) from ``…/posts/N/?comment_id=X&reply_comment_id=Y``: Graph comment ids are
     "{post number}_{comment number}"."""
-    if not isinstance(permalink, str) or "_" not in post_id:
+    if not permalink or "_" not in post_id:
         return None
-    query = parse_qs(urlsplit(permalink).query)
+    try:
+        query = parse_qs(urlsplit(permalink).query)
+    except ValueError:
+        return None
     top = (query.get("comment_id") or [None])[0]
     reply = (query.get("reply_comment_id") or [None])[0]
     if not top:
@@ -123,47 +135,51 @@ def _derived_ids(permalink: Any, post_id: str) -> tuple[str, str] | None:
     return (f"{number}_{reply}", f"{number}_{top}") if reply else (f"{number}_{top}", post_id)
 
 
-def comment_observation(comment: dict[str, Any], post_id: str | None) -> Observation | None:
-    parent = comment.get("parent") if isinstance(comment.get("parent"), dict) else None
+def comment_observation(node: Fields, post_id: str | None) -> Observation:
+    attachment = _attachment(node.mapping("attachment")) if node.has("attachment") else None
+    author = _from(node)
+    permalink, message = node.text("permalink_url"), node.text("message")
     content: dict[str, Any] = {
-        "message": comment.get("message"), "from": _from(comment.get("from")),
-        "created_time": comment.get("created_time"), "permalink_url": comment.get("permalink_url"),
-        "attachment": _attachment(comment.get("attachment")), "message_tags": comment.get("message_tags") or [],
+        "message": message, "from": author, "created_time": node.text("created_time"), "permalink_url": permalink,
+        "attachment": attachment[0] if attachment else None, "message_tags": node.value("message_tags") or [],
     }
     parent_id: str | None
-    if comment.get("id"):
-        platform_id, parent_id = str(comment["id"]), str(parent["id"]) if parent and parent.get("id") else post_id
-    elif post_id and (derived := _derived_ids(comment.get("permalink_url"), post_id)):
+    if (platform_id := node.identifier(required=False)) is not None:
+        parent_id = node.mapping("parent").identifier(required=False) or post_id
+    elif post_id and (derived := _derived_ids(permalink, post_id)):
         (platform_id, parent_id), content["id_source"] = derived, DERIVED_ID
-    else:
-        return None  # nothing to name it by; the bytes stay in the WARC
-    metrics = {"likes": comment.get("like_count"), "replies": comment.get("comment_count")}
+    else:  # nothing to name it by: a problem of the record; the bytes stay in the WARC
+        raise Malformed(node.path if node.path != "payload" else "comment", "an id or a permalink_url with "
+                        "comment_id", node.raw.get("id"), missing="id" not in node.raw)
+    metrics = {"likes": node.count("like_count"), "replies": node.count("comment_count")}
     return Observation(
         platform_id=platform_id, kind="comment" if parent_id in (post_id, None) else "reply", content=content,
-        text=comment.get("message") or "", parent_id=parent_id,
-        state=VersionState.HIDDEN if comment.get("is_hidden") else VersionState.VISIBLE,
-        url=comment.get("permalink_url"), author=(content["from"] or {}).get("name"),
-        posted_at=graph_time(comment.get("created_time")), media_urls=tuple(_media_urls(comment.get("attachment"))),
+        text=message or "", parent_id=parent_id,
+        state=VersionState.HIDDEN if node.flag("is_hidden") else VersionState.VISIBLE,
+        url=permalink, author=(author or {}).get("name"), posted_at=node.timestamp("created_time"),
+        media_urls=_web(attachment[1] if attachment else []),
         metrics={k: v for k, v in metrics.items() if v is not None},
     )
 
 
-def profile_observation(page: dict[str, Any]) -> Observation:
-    picture = ((page.get("picture") or {}).get("data") or {}).get("url")
-    cover = (page.get("cover") or {}).get("source")
-    content = {k: page.get(k) for k in ("id", "name", "username", "about", "description", "category", "link",
-                                         "website", "phone", "emails", "location", "verification_status")}
-    content |= {"picture": stable_media_url(picture), "cover": stable_media_url(cover)}
-    metrics = {k: page[k] for k in ("fan_count", "followers_count") if isinstance(page.get(k), int)}
-    return Observation(platform_id=str(page["id"]), kind="profile", content=content,
-                       text=" ".join(str(page[k]) for k in ("name", "about", "description") if page.get(k)),
-                       url=page.get("link"), author=page.get("name"), metrics=metrics,
+def profile_observation(page: Fields) -> Observation:
+    picture = page.mapping("picture").mapping("data").text("url")
+    cover = page.mapping("cover").text("source")
+    content: dict[str, Any] = {k: page.text(k) for k in ("name", "username", "about", "description", "category",
+                                                         "link", "website", "phone", "verification_status")}
+    content |= {"id": page.identifier(), "emails": page.value("emails"), "location": page.value("location"),
+                "picture": stable_media_url(picture), "cover": stable_media_url(cover)}
+    metrics = {k: v for k in ("fan_count", "followers_count") if (v := page.count(k)) is not None}
+    return Observation(platform_id=content["id"], kind="profile", content=content,
+                       text=" ".join(content[k] for k in ("name", "about", "description") if content[k]),
+                       url=content["link"], author=content["name"], metrics=metrics,
                        media_urls=tuple(u for u in (picture, cover) if u))
 
 
 def lookup_observations(response: CapturedResponse) -> list[Observation]:
     """A direct lookup of one post or comment: the object as it is now, or the platform's word
-    that it does not exist (Graph error 100/33). Any other answer says nothing about the item."""
+    that it does not exist (Graph error 100/33). Any other answer says nothing about the item,
+    and an answer that cannot be read is a problem of that item, never its deletion."""
     assert response.lookup is not None
     fields = request_fields(response.url)
     error = GraphError.of(response)
@@ -172,57 +188,61 @@ def lookup_observations(response: CapturedResponse) -> list[Observation]:
             return []
         kind = "comment" if "parent" in fields else "post"
         return [Observation(platform_id=response.lookup, kind=kind, content=DELETED, state=VersionState.DELETED)]
-    body = response_json(response)
-    if not isinstance(body, dict) or (not body.get("id") and "parent" not in fields):
+    body = graph_body(response)
+    if body is None or (not body.has("id") and "parent" not in fields):
         return []
     if "parent" in fields:
-        found = comment_observation(body, _post_of_comment(body))
-        return [found] if found else []
-    return post_observations(body)
+        found = isolated(lambda node: [comment_observation(node, _post_of_comment(node.text("permalink_url")))],
+                         body.raw, kind="comment")
+    else:
+        found = post_observations(body.raw)
+    return [replace(o, platform_id=response.lookup) if o.problem and not o.platform_id else o for o in found]
 
 
-def _post_of_comment(comment: dict[str, Any]) -> str | None:
-    permalink = comment.get("permalink_url") or ""
-    parts = [p for p in urlsplit(permalink).path.split("/") if p]
+def _post_of_comment(permalink: str | None) -> str | None:
+    try:
+        parts = [p for p in urlsplit(permalink or "").path.split("/") if p]
+    except ValueError:
+        return None
     if "posts" in parts and parts.index("posts") + 1 < len(parts) and parts[0].isdigit():
         return f"{parts[0]}_{parts[parts.index('posts') + 1]}"
     return None
 
 
 def cascade_observations(response: CapturedResponse) -> list[Observation]:
-    record = response_json(response)
-    if not isinstance(record, dict):
+    record = graph_body(response)
+    if record is None:
         return []
-    reason = {"deleted": str(record.get("reason", "parent post deleted")), "parent": record.get("parent")}
-    return [Observation(platform_id=str(child), kind="comment", content=reason, state=VersionState.DELETED)
-            for child in record.get("children") or []]
+    reason = {"deleted": record.text("reason") or "parent post deleted", "parent": record.value("parent")}
+    children = [Fields({"id": child}, f"children[{index}]").identifier()
+                for index, child in enumerate(record.array("children"))]
+    return [Observation(platform_id=child, kind="comment", content=reason, state=VersionState.DELETED)
+            for child in children]
+
+
+def _webhook_change(change: Fields) -> list[Observation]:
+    if change.text("field") != "feed" or not change.has("value"):
+        return []
+    value = change.mapping("value")
+    verb, item = value.text("verb"), value.text("item")
+    target = value.identifier("comment_id" if item == "comment" else "post_id", required=False)
+    if not target or verb not in ("remove", "hide", "unhide"):
+        return []
+    kind = "comment" if item == "comment" else "post"
+    if verb == "remove":
+        return [Observation(target, kind, DELETED, state=VersionState.DELETED)]
+    state = VersionState.HIDDEN if verb == "hide" else VersionState.VISIBLE
+    return [Observation(target, kind, {}, state=state, state_only=True)]
 
 
 def webhook_observations(response: CapturedResponse) -> list[Observation]:
     """What a signed Page webhook says by itself: removals are the platform's own word that an
     object is gone; hide/unhide change a comment's state (its content comes from the re-fetch)."""
-    payload = response_json(response)
-    if not isinstance(payload, dict) or payload.get("object") != "page":
+    payload = graph_body(response)
+    if payload is None or payload.raw.get("object") != "page":
         return []
-    observations = []
-    for change in _changes(payload):
-        verb, item = change.get("verb"), change.get("item")
-        target = change.get("comment_id") if item == "comment" else change.get("post_id")
-        if not target or verb not in ("remove", "hide", "unhide"):
-            continue
-        kind = "comment" if item == "comment" else "post"
-        if verb == "remove":
-            observations.append(Observation(str(target), kind, DELETED, state=VersionState.DELETED))
-        else:
-            state = VersionState.HIDDEN if verb == "hide" else VersionState.VISIBLE
-            observations.append(Observation(str(target), kind, {}, state=state, state_only=True))
-    return observations
-
-
-def _changes(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    return [change["value"] for entry in payload.get("entry") or [] if isinstance(entry, dict)
-            for change in entry.get("changes") or []
-            if isinstance(change, dict) and change.get("field") == "feed" and isinstance(change.get("value"), dict)]
+    return [found for entry in payload.objects("entry")
+            for found in each(_webhook_change, entry.array("changes"), kind="post", where=f"{entry.path}.changes")]
 
 
 def parse(response: CapturedResponse) -> list[Observation]:
@@ -232,18 +252,19 @@ def parse(response: CapturedResponse) -> list[Observation]:
         return cascade_observations(response)
     if response.lookup is not None:
         return lookup_observations(response)
-    body = response_json(response)
-    if not isinstance(body, dict) or GraphError.of(response) is not None:
+    if GraphError.of(response) is not None:
+        return []
+    body = graph_body(response)
+    if body is None:
         return []
     path = edge_path(response.url)
     if len(path) == 2 and path[1] in ("feed", "posts", "published_posts", "visitor_posts"):
-        return [o for post in body.get("data") or [] if isinstance(post, dict) and post.get("id")
-                for o in post_observations(post)]
+        return [o for index, post in enumerate(body.array("data")) for o in post_observations(post, f"data[{index}]")]
     if len(path) == 2 and path[1] == "comments":
-        return [o for c in body.get("data") or [] if isinstance(c, dict)
-                and (o := comment_observation(c, path[0])) is not None]
-    if len(path) == 1 and body.get("id") and "_" not in str(body["id"]):
-        return [profile_observation(body)]
+        return each(lambda node: [comment_observation(node, path[0])], body.array("data"), kind="comment",
+                    where="data", parent_id=path[0])
+    if len(path) == 1 and body.has("id") and "_" not in str(body.raw["id"]):
+        return isolated(lambda node: [profile_observation(node)], body.raw, kind="profile")
     return []
 
 

@@ -57,10 +57,10 @@ def without_credentials(url: str) -> str:
 
 
 class GraphClient:
-    def __init__(self, context: HarvestContext, options: GraphOptions):
+    def __init__(self, context: HarvestContext, options: GraphOptions, host: str = GRAPH_HOST):
         self.context = context
         self.options = options
-        base = (context.account.base_url or GRAPH_HOST).rstrip("/")
+        base = (context.account.base_url or host).rstrip("/")
         self.root = f"{base}/{options.api_version}"
         token = context.account.secret("token_env")
         assert token is not None
@@ -68,7 +68,8 @@ class GraphClient:
         secret = context.account.secret("app_secret_env", required=False) if options.app_secret_env else None
         self._proof = hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest() if secret else None
         self.throttle = Throttle(options.slowdown_at_percent, options.pace_seconds, options.throttle_backoff_seconds,
-                                 parse_duration(options.max_throttle_wait).total_seconds(), context.wait)
+                                 parse_duration(options.max_throttle_wait).total_seconds(), context.wait,
+                                 sleep=context.pause, windows=context.windows)
         self.calls = 0
 
     def url(self, path: str, **params: Any) -> str:

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from connectors.base import CapturedResponse
+from connectors.untrusted import clean
 
 TOKEN_SUBCODES = {
     458: "the app is not installed for the user who issued the token",
@@ -34,7 +35,7 @@ THROTTLE_CODES = {
     80006: "too many calls (business use case limit)",
 }
 MISSING_SUBCODE = 33  # "Object with ID … does not exist, cannot be loaded due to missing permissions…"
-_PERMISSION = re.compile(r"'((?:pages|instagram|business|read|public|publish|user)_[a-z_]+)'")
+_PERMISSION = re.compile(r"'((?:pages|instagram|threads|business|read|public|publish|user)_[a-z_]+)'")
 
 
 @dataclass(frozen=True)
@@ -53,14 +54,16 @@ class GraphError:
             return None
         try:
             body = json.loads(response.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         error = body.get("error") if isinstance(body, dict) else None
         if not isinstance(error, dict) or not isinstance(error.get("code"), int):
             return None
         subcode = error.get("error_subcode")
-        return cls(error["code"], subcode if isinstance(subcode, int) else None, str(error.get("message", "")),
-                   str(error.get("type", "")), bool(error.get("is_transient")), error.get("fbtrace_id"))
+        message, kind, trace = (error.get(k) for k in ("message", "type", "fbtrace_id"))
+        return cls(error["code"], subcode if isinstance(subcode, int) else None,
+                   clean(message) if isinstance(message, str) else "", clean(kind) if isinstance(kind, str) else "",
+                   error.get("is_transient") is True, clean(trace) if isinstance(trace, str) else None)
 
     @property
     def kind(self) -> str:

@@ -15,8 +15,9 @@ times, usage headers on every response) for a model that holds the data — a Fa
 
 Checked in this order for API calls: delay, ``status`` (5xx with a transient error body),
 ``fail_next``, token (104 missing, 190/463 expired, 190/467 unknown), ``appsecret_proof``, budget
-(throttling), version, then the model's answer (which checks permissions); ``truncate`` cuts the
-JSON body in half. ``/media/NAME`` serves media bytes.
+(throttling), version, then the model's answer (which checks permissions); ``mangle`` rewrites a 200
+answer (wrong types, dropped fields); ``truncate`` cuts the JSON body in half. ``/media/NAME`` serves
+media bytes. An error of the fake itself is recorded (``connectors.fakehttp``) and fails the test.
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-HOST = "127.0.0.1"
+from connectors.fakehttp import JsonHandler, LocalServer, LoopbackServer
+
 THROTTLE_MESSAGES = {
     4: "(#4) Application request limit reached",
     17: "(#17) User request limit reached",
@@ -132,7 +135,7 @@ class GraphModel(Protocol):
 
     def answer(self, request: GraphRequest) -> tuple[int, Any]: ...
 
-    def media(self, name: str) -> bytes | None: ...
+    def media_file(self, name: str) -> bytes | None: ...
 
     def usage_object(self) -> str: ...
 
@@ -187,7 +190,7 @@ class RecordedCall:
 
 
 @dataclass
-class FakeGraphServer:
+class FakeGraphServer(LocalServer):
     model: GraphModel
     tokens: set[str] = field(default_factory=set)  # valid tokens; empty set: any token is accepted
     app_secret: str | None = None  # when set, appsecret_proof must match
@@ -204,6 +207,9 @@ class FakeGraphServer:
     delay_seconds: float = 0.0
     truncate: bool = False
     object_faults: dict[str, int] = field(default_factory=dict)  # object id → status of its direct lookups
+    # A bad day's payloads: every 200 answer goes through mangle(path after the version, body) -> body
+    # (wrong types, dropped fields), as the platform sends them now and then.
+    mangle: Callable[[list[str], Any], Any] | None = None
     calls: list[RecordedCall] = field(default_factory=list)
     base_url: str = ""
 
@@ -212,7 +218,7 @@ class FakeGraphServer:
         self._recent: deque[float] = deque()
         self._answered = 0
         self._stopping = threading.Event()
-        self._httpd: _Server | None = None
+        self._httpd: LoopbackServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -223,32 +229,8 @@ class FakeGraphServer:
         with self._lock:
             return [c for c in self.calls if not c.path.startswith("/media/") and path_part in c.path]
 
-    def start(self) -> FakeGraphServer:
-        if self._httpd is None:
-            self._stopping.clear()
-            self._httpd = _Server((HOST, self.port), _Handler)
-            self._httpd.fake = self
-            self.port = self._httpd.server_address[1]
-            self.base_url = f"http://{HOST}:{self.port}"
-            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"FakeGraph:{self.port}", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is not None:
-            self._stopping.set()
-            httpd.shutdown()
-            httpd.server_close()
-            if self._thread is not None:
-                self._thread.join(5)
-
-    def __enter__(self) -> FakeGraphServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     # Answering ---------------------------------------------------------------------------------
     def _usage(self, throttled: bool) -> list[tuple[str, str]]:
@@ -302,6 +284,8 @@ class FakeGraphServer:
             return 400, error_body(2500, f"Unknown path components: /{'/'.join(parts)}"), []
         request = GraphRequest(parts[1:], query, token, f"{self.base_url}/{self.version}", f"{self.base_url}/media")
         status, body = self.model.answer(request)
+        if status == 200 and self.mangle is not None:
+            body = self.mangle(parts[1:], body)
         with self._lock:
             return status, body, self._usage(False)
 
@@ -322,25 +306,7 @@ def _bearer(headers: dict[str, str]) -> str | None:
     return token.strip() if scheme.lower() in ("oauth", "bearer") and token.strip() else None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = allow_reuse_address = True
-    fake: FakeGraphServer
-
-    def server_bind(self) -> None:
-        import socketserver
-
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = HOST, self.server_address[1]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
+class _Handler(JsonHandler):
     def do_GET(self) -> None:
         fake, url = self.server.fake, urlsplit(self.path)
         query = dict(parse_qsl(url.query, keep_blank_values=True))
@@ -349,7 +315,7 @@ class _Handler(BaseHTTPRequestHandler):
             if fake.delay_seconds and fake._stopping.wait(fake.delay_seconds):
                 return
             if url.path.startswith("/media/"):
-                data = fake.model.media(url.path[len("/media/"):])
+                data = fake.model.media_file(url.path[len("/media/"):])
                 status = 200 if data is not None else 404
                 self._send(status, data or b"not found", "image/jpeg" if data else "text/plain", [])
             else:
@@ -364,13 +330,3 @@ class _Handler(BaseHTTPRequestHandler):
                 fake.calls.append(RecordedCall(url.path, query, headers, status))
         except OSError:
             self.close_connection = True
-
-    def _send(self, status: int, data: bytes, content_type: str, extra: list[tuple[str, str]]) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in extra:
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-

@@ -10,6 +10,8 @@ from typing import Any
 
 from connectors.base import Paginator
 from connectors.graph.objects import graph_time
+from connectors.paging import NewestFirst
+from connectors.untrusted import Fields
 
 
 class EdgePaginator(Paginator[str, dict[str, Any]]):
@@ -26,14 +28,19 @@ class EdgePaginator(Paginator[str, dict[str, Any]]):
     """
 
     def next_value(self, page: dict[str, Any]) -> str | None:
-        if not page.get("data"):  # an empty page ends the edge, whatever its paging says
-            return None
-        paging = page.get("paging")
-        following = paging.get("next") if isinstance(paging, dict) else None
-        return following if isinstance(following, str) and following else None
+        return next_page(page)
 
 
-class ListingPaginator(EdgePaginator):
+def next_page(page: dict[str, Any]) -> str | None:
+    """``paging.next`` as given; an empty page ends the edge, whatever its paging says. Paging that
+    cannot be read raises ``Malformed`` (``Paginator.advance`` makes it a "listing" error)."""
+    body = Fields(page)
+    if not body.array("data"):
+        return None
+    return body.mapping("paging").text("next") or None
+
+
+class ListingPaginator(NewestFirst[dict[str, Any]]):
     """A newest-first listing (a Page's feed, an Instagram account's media) that may stop early:
     once a page reaches back before ``stop_before``, what is older was listed by earlier harvests.
 
@@ -51,21 +58,11 @@ class ListingPaginator(EdgePaginator):
 
     def __init__(self, start: str, max_pages: int, stop_before: datetime | None = None,
                  time_field: str = "created_time"):
-        super().__init__(start, max_pages)
-        self.stop_before = stop_before
+        super().__init__(start, max_pages, stop_before)
         self.time_field = time_field
-        self.oldest: datetime | None = None  # the oldest item listed so far
-        self.reached_end = False  # the listing ran out (everything the platform has was listed)
 
-    def next_value(self, page: dict[str, Any]) -> str | None:
-        times = [t for item in page.get("data") or [] if isinstance(item, dict)
-                 and (t := graph_time(item.get(self.time_field))) is not None]
-        if times:
-            self.oldest = min([*times, self.oldest] if self.oldest else times)
-        following = super().next_value(page)
-        if following is None:
-            self.reached_end = True
-            return None
-        if self.stop_before is not None and self.oldest is not None and self.oldest < self.stop_before:
-            return None
-        return following
+    def following(self, page: dict[str, Any]) -> str | None:
+        return next_page(page)
+
+    def times(self, page: dict[str, Any]) -> list[datetime]:
+        return [t for item in Fields(page).objects("data") if (t := graph_time(item.raw.get(self.time_field)))]

@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from connectors.base import HarvestError
 from connectors.graph.errors import GraphError
+from connectors.windows import SharedWindows
 
 USAGE_KEYS = ("call_count", "total_cputime", "total_time")
 
@@ -59,6 +60,17 @@ class Usage:
         return cls(percent, regain)
 
 
+def usage_percent(headers: Mapping[str, str]) -> float | None:
+    """The highest budget share in use that a Graph response reports (None: it reports none).
+
+    >>> usage_percent({"X-App-Usage": '{"call_count":12,"total_cputime":3,"total_time":40}'}), usage_percent({})
+    (40.0, None)
+    """
+    if not any(k.lower().endswith("usage") for k in headers):
+        return None
+    return Usage.of(headers).percent
+
+
 @dataclass
 class Throttle:
     slowdown_at: float = 75.0
@@ -67,16 +79,21 @@ class Throttle:
     max_wait_seconds: float = 1800.0
     on_wait: Callable[[str, datetime], None] = lambda reason, until: None
     sleep: Callable[[float], None] = time.sleep
-    usage: Usage = Usage()
+    # The credential's windows: the usage any harvest on the same token last saw paces them all.
+    windows: SharedWindows = field(default_factory=SharedWindows)
     waited: float = 0.0  # seconds spent waiting on throttling errors in this harvest
     paced: float = 0.0  # seconds spent spacing calls out
     throttled: int = 0  # throttling errors received
     streak: int = 0  # throttling errors since the last answered call (the backoff doubles along it)
 
+    @property
+    def usage(self) -> Usage:
+        return self.windows.get("graph usage", Usage())
+
     def observe(self, headers: Mapping[str, str]) -> None:
         seen = Usage.of(headers)
         if seen.percent or seen.regain_minutes or any(k.lower().endswith("usage") for k in headers):
-            self.usage = seen
+            self.windows.put("graph usage", seen)
 
     def answered(self) -> None:
         """A call went through: the next throttling starts its backoff afresh."""

@@ -118,7 +118,7 @@ class FakeInstagram:
     def media_bytes(self, name: str) -> bytes:
         return b"\xff\xd8\xff\xe0IG" + hashlib.sha256(name.encode()).digest() * 64 + b"\xff\xd9"
 
-    def media(self, name: str) -> bytes | None:  # GraphModel: media files by name
+    def media_file(self, name: str) -> bytes | None:  # GraphModel: media files by name
         return self.media_bytes(name) if name.startswith("ig-") else None
 
     def usage_object(self) -> str:

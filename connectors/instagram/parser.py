@@ -8,18 +8,13 @@ object or comment (or error 100/33: it is gone). Like and comment counts are met
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from connectors.base import CapturedResponse, Observation, VersionState
 from connectors.graph.errors import GraphError
-from connectors.graph.objects import (
-    WEBHOOK_PREFIX,
-    edge_path,
-    graph_time,
-    request_fields,
-    response_json,
-    stable_media_url,
-)
+from connectors.graph.objects import WEBHOOK_PREFIX, edge_path, graph_body, request_fields, stable_media_url
+from connectors.untrusted import Fields, Malformed, clean, each, isolated
 
 COMMENT_FIELDS = "id,text,timestamp,username,from{id,username},hidden,like_count,parent_id"
 CHILD_FIELDS = "id,media_type,media_url,thumbnail_url,permalink,timestamp"
@@ -40,48 +35,72 @@ def comments_field(limit: int) -> str:
     return f"comments.limit({limit}){{{COMMENT_FIELDS},{replies_field(limit)}}}"
 
 
-def _media(node: dict[str, Any], parent: str | None = None) -> Observation:
-    children = [c for c in (node.get("children") or {}).get("data") or [] if isinstance(c, dict) and c.get("id")]
-    content = {k: node.get(k) for k in ("caption", "media_type", "media_product_type", "permalink", "shortcode",
-                                         "timestamp", "username")}
-    content |= {"media_url": stable_media_url(node.get("media_url")),
-                "thumbnail_url": stable_media_url(node.get("thumbnail_url")),
-                "children": [c["id"] for c in children]}
-    metrics = {k: node[k] for k in ("like_count", "comments_count") if isinstance(node.get(k), int)}
-    return Observation(platform_id=str(node["id"]), kind="media" if parent else "post", content=content,
-                       text=node.get("caption") or "", url=node.get("permalink"), author=node.get("username"),
-                       posted_at=graph_time(node.get("timestamp")), parent_id=parent, metrics=metrics,
-                       media_urls=tuple(u for u in (node.get("media_url"), node.get("thumbnail_url")) if u))
+def _readable_ids(edge: Fields) -> list[str]:
+    """Ids of the objects in an edge that have one (the others are problems of their own)."""
+    ids = []
+    for node in edge.objects("data"):
+        try:
+            ids.append(node.identifier())
+        except Malformed:
+            continue
+    return ids
 
 
-def comment_observations(node: dict[str, Any], parent: str | None, reply: bool = False) -> list[Observation]:
-    """A comment (with the replies embedded in it) or a reply; ``parent`` is its media or comment."""
-    if not node.get("id"):
-        return []
-    author = node.get("from") if isinstance(node.get("from"), dict) else None
-    content = {"text": node.get("text"), "username": node.get("username"), "from": author,
-               "timestamp": node.get("timestamp")}
-    parent_id = str(node.get("parent_id") or parent) if (node.get("parent_id") or parent) else None
-    found = [Observation(
-        platform_id=str(node["id"]), kind="reply" if reply or node.get("parent_id") else "comment", content=content,
-        text=node.get("text") or "", author=node.get("username"), posted_at=graph_time(node.get("timestamp")),
-        parent_id=parent_id, state=VersionState.HIDDEN if node.get("hidden") else VersionState.VISIBLE,
-        metrics={"likes": node["like_count"]} if isinstance(node.get("like_count"), int) else {},
+def _media(node: Fields, parent: str | None = None) -> list[Observation]:
+    content: dict[str, Any] = {k: node.text(k) for k in ("caption", "media_type", "media_product_type", "permalink",
+                                                         "shortcode", "timestamp", "username")}
+    media_url, thumbnail = node.text("media_url"), node.text("thumbnail_url")
+    content |= {"media_url": stable_media_url(media_url), "thumbnail_url": stable_media_url(thumbnail),
+                "children": _readable_ids(node.mapping("children"))}
+    metrics = {k: v for k in ("like_count", "comments_count") if (v := node.count(k)) is not None}
+    return [Observation(platform_id=node.identifier(), kind="media" if parent else "post", content=content,
+                        text=content["caption"] or "", url=content["permalink"], author=content["username"],
+                        posted_at=node.timestamp("timestamp"), parent_id=parent, metrics=metrics,
+                        media_urls=tuple(u for u in (media_url, thumbnail) if u))]
+
+
+def _comment(node: Fields, parent: str | None, reply: bool) -> list[Observation]:
+    """A comment or reply itself (its embedded replies are read apart)."""
+    text, username = node.text("text"), node.text("username")
+    author = clean(node.mapping("from").raw) if node.has("from") else None
+    content = {"text": text, "username": username, "from": author, "timestamp": node.text("timestamp")}
+    own_parent = node.identifier("parent_id", required=False)
+    likes = node.count("like_count")
+    return [Observation(
+        platform_id=node.identifier(), kind="reply" if reply or own_parent else "comment", content=content,
+        text=text or "", author=username, posted_at=node.timestamp("timestamp"), parent_id=own_parent or parent,
+        state=VersionState.HIDDEN if node.flag("hidden") else VersionState.VISIBLE,
+        metrics={"likes": likes} if likes is not None else {},
     )]
-    for child in (node.get("replies") or {}).get("data") or []:
-        if isinstance(child, dict):
-            found += comment_observations(child, str(node["id"]), reply=True)
-    return found
 
 
-def media_observations(node: dict[str, Any]) -> list[Observation]:
-    found = [_media(node)]
-    found += [_media(c, str(node["id"])) for c in (node.get("children") or {}).get("data") or []
-              if isinstance(c, dict) and c.get("id")]
-    for comment in (node.get("comments") or {}).get("data") or []:
-        if isinstance(comment, dict):
-            found += comment_observations(comment, str(node["id"]))
-    return found
+def comment_observations(node: Any, parent: str | None, reply: bool = False, where: str = "") -> list[Observation]:
+    """A comment (with the replies embedded in it) or a reply; ``parent`` is its media or comment."""
+    kind = "reply" if reply else "comment"
+    found = isolated(lambda n: _comment(n, parent, reply), node, kind=kind, where=where, parent_id=parent)
+    comment_id = found[0].platform_id
+    if not comment_id:
+        return found
+    return found + isolated(lambda n: each(lambda r: _comment(r, comment_id, True), n.mapping("replies").array("data"),
+                                           kind="reply", where=f"{where}.replies.data".lstrip("."),
+                                           parent_id=comment_id),
+                            node, kind=kind, where=where)
+
+
+def media_observations(node: Any, where: str = "") -> list[Observation]:
+    found = isolated(_media, node, kind="post", where=where)
+    media_id = found[0].platform_id
+    if not media_id:
+        return found
+
+    def embedded(media: Fields) -> list[Observation]:
+        children = each(lambda child: _media(child, media_id), media.mapping("children").array("data"), kind="media",
+                        where=f"{where}.children.data".lstrip("."), parent_id=media_id)
+        comments = media.mapping("comments")
+        return children + [o for index, comment in enumerate(comments.array("data"))
+                           for o in comment_observations(comment, media_id, where=f"{comments.path}.data[{index}]")]
+
+    return found + isolated(embedded, node, kind="post", where=where)
 
 
 def _lookup(response: CapturedResponse) -> list[Observation]:
@@ -92,42 +111,48 @@ def _lookup(response: CapturedResponse) -> list[Observation]:
         if error.kind != "missing":
             return []
         return [Observation(response.lookup, "comment" if comment else "post", DELETED, state=VersionState.DELETED)]
-    body = response_json(response)
-    if not isinstance(body, dict) or not body.get("id"):
+    body = graph_body(response)
+    if body is None or not body.has("id"):
         return []
-    return comment_observations(body, None) if comment else media_observations(body)
+    found = comment_observations(body.raw, None) if comment else media_observations(body.raw)
+    return [replace(o, platform_id=response.lookup) if o.problem and not o.platform_id else o for o in found]
+
+
+def _profile(body: Fields) -> list[Observation]:
+    metrics = {k: v for k in ("followers_count", "follows_count", "media_count") if (v := body.count(k)) is not None}
+    content: dict[str, Any] = {"id": body.identifier(), **{k: body.text(k) for k in ("username", "name", "biography",
+                                                                                     "website")}}
+    picture = body.text("profile_picture_url")
+    content["profile_picture_url"] = stable_media_url(picture)
+    return [Observation(content["id"], "profile", content, text=" ".join(
+        content[k] for k in ("name", "biography") if content[k]), author=content["username"],
+        url=f"https://www.instagram.com/{content['username']}/", metrics=metrics,
+        media_urls=(picture,) if picture else ())]
 
 
 def parse(response: CapturedResponse) -> list[Observation]:
     if response.url.startswith(WEBHOOK_PREFIX):
         return []  # Instagram sends no hide or delete events: a delivery only names what to re-fetch
     if response.url.startswith(CASCADE_PREFIX):
-        record = response_json(response)
-        if not isinstance(record, dict):
+        record = graph_body(response)
+        if record is None:
             return []
-        reason = {"deleted": str(record.get("reason")), "parent": record.get("parent")}
-        return [Observation(str(child), "comment", reason, state=VersionState.DELETED)
-                for child in record.get("children") or []]
+        reason = {"deleted": record.text("reason"), "parent": record.value("parent")}
+        return [Observation(Fields({"id": child}, f"children[{index}]").identifier(), "comment", reason,
+                            state=VersionState.DELETED) for index, child in enumerate(record.array("children"))]
     if response.lookup is not None:
         return _lookup(response)
-    body = response_json(response)
-    if not isinstance(body, dict) or GraphError.of(response) is not None:
+    if GraphError.of(response) is not None:
         return []
-    path, data = edge_path(response.url), [d for d in body.get("data") or [] if isinstance(d, dict)]
+    body = graph_body(response)
+    if body is None:
+        return []
+    path, data = edge_path(response.url), body.array("data")
     if len(path) == 2 and path[1] == "media":
-        return [o for node in data if node.get("id") for o in media_observations(node)]
-    if len(path) == 2 and path[1] == "comments":
-        return [o for node in data for o in comment_observations(node, path[0])]
-    if len(path) == 2 and path[1] == "replies":
-        return [o for node in data for o in comment_observations(node, path[0], reply=True)]
-    if len(path) == 1 and body.get("id") and body.get("username") and "media_type" not in body:
-        metrics = {k: body[k] for k in ("followers_count", "follows_count", "media_count")
-                   if isinstance(body.get(k), int)}
-        content = {k: body.get(k) for k in ("id", "username", "name", "biography", "website")}
-        content["profile_picture_url"] = stable_media_url(body.get("profile_picture_url"))
-        picture = body.get("profile_picture_url")
-        return [Observation(str(body["id"]), "profile", content, text=" ".join(
-            str(body[k]) for k in ("name", "biography") if body.get(k)), author=body.get("username"),
-            url=f"https://www.instagram.com/{body['username']}/", metrics=metrics,
-            media_urls=(picture,) if picture else ())]
+        return [o for index, node in enumerate(data) for o in media_observations(node, f"data[{index}]")]
+    if len(path) == 2 and path[1] in ("comments", "replies"):
+        return [o for index, node in enumerate(data)
+                for o in comment_observations(node, path[0], path[1] == "replies", f"data[{index}]")]
+    if len(path) == 1 and body.has("id") and body.has("username") and "media_type" not in body.raw:
+        return isolated(_profile, body.raw, kind="profile")
     return []

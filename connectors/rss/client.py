@@ -7,7 +7,7 @@ later harvests, at the first page holding nothing newer than the previous harves
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -22,9 +22,10 @@ from connectors.base import (
     Page,
     PlatformError,
     StrictOptions,
+    describe_failure,
 )
 from connectors.rss.paginator import FeedPaginator
-from connectors.rss.parser import GONE, lookup_observations, parse_feed
+from connectors.rss.parser import GONE, FeedPage, lookup_observations, parse_feed
 
 if TYPE_CHECKING:
     from archiver.capture.session import Exchange
@@ -107,7 +108,7 @@ class RssConnector(Connector):
                 continue
             if exchange.response.status != 200 and exchange.response.status not in GONE:
                 context.unresolved.append(suspect.platform_id)  # no answer either way: ask again later
-            yield Page(exchange, lookup_observations(exchange.response))
+            yield Page.parsed(exchange, lookup_observations)
 
     def harvest(self, context: HarvestContext) -> Iterator[Page]:
         url = feed_url(context.account)
@@ -138,7 +139,7 @@ class RssConnector(Connector):
                 context.next_cursor, context.complete = dict(cursor), True
                 return
             self._check(exchange)
-            page = parse_feed(response)
+            page = yield from _parsed(exchange)
             if page.problem:
                 raise PlatformError(f"{page.problem}; the response is kept in {exchange.evidence.warc_name}",
                                     "listing")
@@ -169,7 +170,7 @@ class RssConnector(Connector):
 
     def _harvest_file(self, context: HarvestContext, url: str) -> Iterator[Page]:
         exchange = context.session.read_file(url)
-        page = parse_feed(exchange.response)
+        page = yield from _parsed(exchange)
         if page.problem:
             raise PlatformError(f"{page.problem}; the file is kept in {exchange.evidence.warc_name}")
         yield Page(exchange, page.observations)
@@ -186,3 +187,15 @@ class RssConnector(Connector):
         cause = {401: "token", 403: "permission", 429: "quota"}.get(status, "outage" if status >= 500 else "platform")
         raise PlatformError(f"{where}: {hint.get(status, 'the server could not give the feed')} "
                             f"(the response is kept in {exchange.evidence.warc_name})", cause)
+
+
+def _parsed(exchange: Exchange) -> Generator[Page, None, FeedPage]:
+    """The feed in one response; a parser that raises on it quarantines the record (a page with
+    ``failure``) and ends the listing, since nothing says where the next page is."""
+    try:
+        return parse_feed(exchange.response)
+    except Exception as exc:  # a defect or a document no parser foresaw: never the daemon's end
+        failure = describe_failure(exc)
+        yield Page(exchange, [], failure=failure)
+        raise PlatformError(f"{exchange.response.url} could not be parsed ({failure}); the response is kept in "
+                            f"{exchange.evidence.warc_name} and quarantined", "listing") from None

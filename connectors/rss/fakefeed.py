@@ -99,6 +99,7 @@ class FakeFeed:
     video_size: int = 65536
     content_type: str | None = None
     gzip: bool | None = None  # Content-Encoding: gzip when the client accepts it
+    content_encoding: str | None = None  # a raw body already in this encoding, sent whatever the client accepts
     chunked: bool | None = None  # Transfer-Encoding: chunked instead of Content-Length
     chunk_size: int = 4096
     status: int | None = None  # answer every request with this status

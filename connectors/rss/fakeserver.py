@@ -32,17 +32,17 @@ import contextlib
 import gzip as gzip_lib
 import re
 import socket
-import socketserver
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from connectors.fakehttp import LoopbackServer
 from connectors.rss.fakefeed import (
     BASE_TIME,
     FEED_TYPES,
@@ -71,11 +71,14 @@ class RecordedRequest:
 class FakeFeedServer:
     """Serves FakeFeeds at http://127.0.0.1:PORT (port 0: an ephemeral one); a context manager."""
 
-    def __init__(self, port: int = 0, *, gzip: bool = False, chunked: bool = False):
-        self.port, self.gzip, self.chunked = port, gzip, chunked
+    def __init__(self, port: int = 0, *, gzip: bool = False, chunked: bool = False, host: str = HOST):
+        if not host.startswith("127."):
+            raise ValueError(f"the fake feed server listens on loopback only (127.0.0.0/8), not {host}")
+        self.port, self.gzip, self.chunked, self.host = port, gzip, chunked, host
         self.base_url = ""
         self.feeds: dict[str, FakeFeed] = {}
         self.media: dict[str, tuple[bytes, str]] = {}  # extra files: name -> (bytes, content type)
+        self.media_encoding: dict[str, str] = {}  # name -> Content-Encoding its bytes are already in
         self.requests_seen: list[RecordedRequest] = []
         self._lock, self._stopping = threading.Lock(), threading.Event()
         self._conns: set[socket.socket] = set()
@@ -91,8 +94,13 @@ class FakeFeedServer:
     def remove_feed(self, path: str) -> None:
         self.feeds.pop(path, None)
 
-    def add_media(self, name: str, data: bytes, content_type: str = "application/octet-stream") -> str:
+    def add_media(self, name: str, data: bytes, content_type: str = "application/octet-stream",
+                  encoding: str | None = None) -> str:
+        """Serve ``data`` at /media/NAME; with ``encoding``, the bytes are sent as already in that
+        Content-Encoding, whatever the client accepts (as a misconfigured CDN does)."""
         self.media[name] = (data, content_type)
+        if encoding:
+            self.media_encoding[name] = encoding
         return self.url(f"/media/{name}")
 
     def url(self, path: str) -> str:
@@ -110,9 +118,9 @@ class FakeFeedServer:
     def start(self) -> FakeFeedServer:
         if self._httpd is None:
             self._stopping.clear()
-            self._httpd = _HTTPServer((HOST, self.port), _Handler)
+            self._httpd = _HTTPServer((self.host, self.port), _Handler)
             self._httpd.fake, self.port = self, self._httpd.server_address[1]
-            self.base_url = f"http://{HOST}:{self.port}"
+            self.base_url = f"http://{self.host}:{self.port}"
             self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                             name=f"FakeFeedServer:{self.port}", daemon=True)
             self._thread.start()
@@ -141,13 +149,8 @@ class FakeFeedServer:
         self.stop()
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = allow_reuse_address = True
+class _HTTPServer(LoopbackServer):
     fake: FakeFeedServer
-
-    def server_bind(self) -> None:  # HTTPServer's would look the address up in DNS
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = HOST, self.server_address[1]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -169,6 +172,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
+
+    def handle(self) -> None:
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):  # a client that hung up mid-body
+            super().handle()
 
     def do_GET(self) -> None:
         self._serve(head=False)
@@ -231,6 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
         if _not_modified(self.headers, etag, clock):
             return self._send(304, b"", None, headers, head=True)
         headers |= {"Content-Encoding": "gzip"} if gz else {}
+        headers |= {"Content-Encoding": feed.content_encoding} if feed.content_encoding else {}
         chunked = feed.chunked if feed.chunked is not None else fake.chunked
         self._send(200, body, feed.content_type or FEED_TYPES[feed.kind], headers, head,
                    chunk_size=feed.chunk_size if chunked else 0)
@@ -238,7 +246,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _media(self, name: str, head: bool) -> None:
         fake = self.server.fake
         if name in fake.media:
-            return self._send(200, fake.media[name][0], fake.media[name][1], {}, head)
+            encoding = fake.media_encoding.get(name)
+            extra = {"Content-Encoding": encoding} if encoding else {}
+            return self._send(200, fake.media[name][0], fake.media[name][1], extra, head)
         if (spec := next((s for f in list(fake.feeds.values()) if (s := f.media_spec(name))), None)) is None:
             return self._error(404, head)
         self.send_response(200)
@@ -311,8 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gzip", action="store_true")
     parser.add_argument("--chunked", action="store_true")
     parser.add_argument("--file", type=Path, help="also serve this feed file at /feeds/videos.xml")
+    parser.add_argument("--host", default=HOST, help="a loopback address (127.x.y.z; default %(default)s)")
     args = parser.parse_args(argv)
-    server = FakeFeedServer(args.port, gzip=args.gzip, chunked=args.chunked)
+    server = FakeFeedServer(args.port, gzip=args.gzip, chunked=args.chunked, host=args.host)
     for kind in FEED_TYPES:
         server.add_feed(f"/feeds/city.{kind}", FakeFeed.synthetic(args.entries, args.page_size, kind, args.seed))
     if args.file:

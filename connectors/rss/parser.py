@@ -20,6 +20,8 @@ import feedparser
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
 from connectors.base import CapturedResponse, Observation, VersionState
+from connectors.rss import fastfeed
+from connectors.untrusted import Malformed, clean, isolated
 
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
@@ -42,7 +44,11 @@ def plain_text(markup: str) -> str:
 
 
 def _when(parsed: Any) -> datetime | None:
-    return datetime.fromtimestamp(timegm(parsed), UTC) if parsed else None
+    """A feedparser time; None for what no calendar holds (year 99999, say: the text stays in content)."""
+    try:
+        return datetime.fromtimestamp(timegm(parsed), UTC) if parsed else None
+    except (ValueError, OverflowError, OSError, TypeError):
+        return None
 
 
 def _links(entry: Any) -> list[dict[str, str]]:
@@ -72,9 +78,9 @@ def entry_id(entry: Any) -> str:
     """The entry's stable id: its id/guid, else its link, else a digest of title and date."""
     for key in ("id", "link"):
         if entry.get(key):
-            return str(entry[key])
+            return clean(str(entry[key]))
     basis = f"{entry.get('title', '')}|{_raw(entry, 'published') or _raw(entry, 'updated') or ''}"
-    return "sha256:" + hashlib.sha256(basis.encode()).hexdigest()
+    return "sha256:" + hashlib.sha256(clean(basis).encode()).hexdigest()
 
 
 def entry_observation(entry: Any) -> Observation:
@@ -103,12 +109,12 @@ def entry_observation(entry: Any) -> Observation:
     return Observation(
         platform_id=entry_id(entry),
         kind="entry",
-        content=normalized,
-        text=words,
-        url=entry.get("link"),
-        author=entry.get("author"),
+        content=clean(normalized),
+        text=clean(words),
+        url=clean(entry.get("link")),
+        author=clean(entry.get("author")),
         posted_at=_when(_raw(entry, "published_parsed") or _raw(entry, "updated_parsed")),
-        media_urls=tuple(normalized["media"]),
+        media_urls=tuple(clean(normalized["media"])),
     )
 
 
@@ -124,12 +130,12 @@ def feed_observation(feed: Any, url: str) -> Observation:
         "image": (feed.get("image") or {}).get("href"),
     }
     return Observation(
-        platform_id=str(feed.get("id") or "feed"),
+        platform_id=clean(str(feed.get("id") or "feed")),
         kind="profile",
-        content=content,
-        text=" ".join(filter(None, [content["title"], plain_text(content["subtitle"])])),
-        url=feed.get("link") or url,
-        author=feed.get("author"),
+        content=clean(content),
+        text=clean(" ".join(filter(None, [content["title"], plain_text(content["subtitle"])]))),
+        url=clean(feed.get("link") or url),
+        author=clean(feed.get("author")),
     )
 
 
@@ -153,19 +159,35 @@ def _looks_like_feed(response: CapturedResponse) -> bool:
     return not kind or any(word in kind for word in FEED_TYPES) or kind.startswith("text/")
 
 
+def _utf8(response: CapturedResponse) -> bool:
+    charset = response.headers.get("content-type", "").lower().partition("charset=")[2].strip(' "')
+    return charset in ("", "utf-8")
+
+
+def _feedparser(response: CapturedResponse) -> Any:
+    try:
+        return feedparser.parse(
+            response.body,
+            response_headers={"content-location": response.url,
+                              "content-type": response.headers.get("content-type", "")},
+            sanitize_html=False,  # records keep the markup as published
+            resolve_relative_uris=False,
+        )
+    except Exception as exc:  # feedparser itself failed (e.g. bytes that are not UTF-8 in an XML declaration,
+        # a namespace it splits wrongly): the record is quarantined, and a later feedparser may read it
+        raise Malformed("feed", "a document feedparser can read", exc) from exc
+
+
 def parse_feed(response: CapturedResponse) -> FeedPage:
     """Everything in one feed document; ``problem`` says why it is not a feed if it is not."""
     if not _looks_like_feed(response):
         return FeedPage(problem=f"{response.url} answered {response.content_type}, not a feed")
-    parsed = feedparser.parse(
-        response.body,
-        response_headers={"content-location": response.url, "content-type": response.headers.get("content-type", "")},
-        sanitize_html=False,  # records keep the markup as published
-        resolve_relative_uris=False,
-    )
-    flaw = parsed.get("bozo_exception") if parsed.bozo else None
+    parsed: Any = fastfeed.read(response.body) if _utf8(response) else None  # the common shapes, fast
+    if parsed is None:
+        parsed = _feedparser(response)
+    flaw = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if (flaw is not None and not isinstance(flaw, ThingsNobodyCaresAboutButMe)) or not (
-        parsed.entries or parsed.feed.get("title") or parsed.version
+        parsed.get("entries") or parsed.get("feed", {}).get("title") or parsed.get("version")
     ):
         # Ill-formed XML (a truncated page, most often) would yield half entries that look like
         # edits; the bytes stay in the WARC and nothing from them enters the index.
@@ -173,11 +195,12 @@ def parse_feed(response: CapturedResponse) -> FeedPage:
         return FeedPage(problem=f"{response.url} is not a valid RSS or Atom feed ({reason})")
     page = FeedPage()
     if parsed.feed:
-        page.observations.append(feed_observation(parsed.feed, response.url))
+        page.observations += isolated(lambda feed: [feed_observation(feed.raw, response.url)], parsed.feed,
+                                      kind="profile", where="feed")
     times: list[str] = []
-    for entry in parsed.entries:
-        observation = entry_observation(entry)
-        page.observations.append(observation)
+    for index, entry in enumerate(parsed.entries):
+        page.observations += isolated(lambda node: [entry_observation(node.raw)], entry, kind="entry",
+                                      where=f"entries[{index}]")
         stamp = _when(_raw(entry, "updated_parsed") or _raw(entry, "published_parsed"))
         if stamp:
             times.append(stamp.isoformat())
@@ -185,6 +208,6 @@ def parse_feed(response: CapturedResponse) -> FeedPage:
     posted = [o.posted_at for o in page.observations if o.kind == "entry" and o.posted_at]
     page.oldest_posted = min(posted) if posted else None
     for link in parsed.feed.get("links", []):
-        if link.get("rel") == "next" and link.get("href"):
+        if isinstance(link, dict) and link.get("rel") == "next" and isinstance(link.get("href"), str):
             page.next_url = link["href"]
     return page

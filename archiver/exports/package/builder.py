@@ -3,31 +3,37 @@
 The package is built in ``OUT.partial`` and renamed to ``OUT`` only when complete, so a
 half-written package never sits where a clerk would send it. Order: the parts; the redaction
 log; the chain-of-custody record; the certificate listing the SHA-256 of everything before it;
-then the BagIt manifests (RFC 8493) over all of it, and optionally a zip of the bag.
+then the BagIt manifests (RFC 8493) over all of it (``bag.py``), and optionally a zip of the bag.
+The payload is written into ``OUT.partial/data`` from the start, and nothing in a build changes
+the process's working directory: the web app builds packages in threads of its server.
 """
 
 from __future__ import annotations
 
-import csv
 import importlib
+import os
 import platform
 import shutil
 import socket
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import bagit
 from sqlalchemy.orm import Session
 
 from archiver import __version__
 from archiver.cases import register as cases
+from archiver.cases import release
+from archiver.exports.cells import SafeCsvWriter
 from archiver.exports.package import custody
+from archiver.exports.package.bag import write_bag
 from archiver.exports.package.documents import documents
 from archiver.exports.package.parts import BatesOptions, PackageContext, PackagePart
 from archiver.exports.package.redaction import Redactor
+from archiver.exports.selection import ExportTargetError, new_folder
 from archiver.items import history_evidence, source_warcs
 from storage.base import Storage, file_sha256
 
@@ -92,29 +98,40 @@ def _part(name: str, context: PackageContext) -> PackagePart:
     return part
 
 
+Progress = Callable[[int, int], None]  # (documents written, documents in all)
+
+
 def build(session: Session, storage: Storage, request: PackageRequest, *, agency: str, storage_url: str,
-          by: str) -> PackageResult:
+          by: str, progress: Progress | None = None) -> PackageResult:
     out = request.out
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise PackageError(f"{out} already exists and is not an empty folder; give a new --out")
+    try:
+        new_folder(out, *([_zip_path(out)] if request.zip else []), create=False)
+    except ExportTargetError as exc:
+        raise PackageError(str(exc)) from None
     chosen = request.chosen()
     case = cases.get_case(session, request.case)
-    item_ids = cases.case_item_ids(session, case)
+    withheld = release.withholdings(session, case)
+    item_ids = cases.case_item_ids(session, case, leave_out={w["item"] for w in withheld})
     if not item_ids:
-        raise PackageError(f"case {request.case} holds no items; add some with: archiver request add {request.case} …")
+        raise PackageError(f"case {request.case} holds no items to release; add some with: "
+                           f"archiver request add {request.case} …")
     staging = out.with_name(out.name + ".partial")
     if staging.exists():
         shutil.rmtree(staging)  # left by an interrupted export: never part of a package
-    staging.mkdir(parents=True)
+    payload = staging / "data"
+    payload.mkdir(parents=True)
     now = datetime.now(UTC)
     summary = cases.summary(session, case)
-    context = PackageContext(session=session, storage=storage, data_dir=staging, agency=agency, case=summary,
+    context = PackageContext(session=session, storage=storage, data_dir=payload, agency=agency, case=summary,
                              exported_at=now, exported_by=by, software=f"gov-social-archiver/{__version__}",
                              redacting=request.redact, bates=request.bates)
     parts: list[PackagePart] = []
     try:
         parts = [_part(name, context) for name in chosen]
-        finished, count, redactions, warc_keys = _write_parts(session, staging, parts, item_ids, request)
+        decisions = release.decisions(session, case) if request.redact else None
+        finished, count, redactions, warc_keys = _write_parts(session, payload, parts, item_ids, request, decisions,
+                                                              progress)
+        _withholding_log(payload, withheld, decisions and release.decision_log(session, case))
         part_rows = [{"part": s.name, "documents": s.documents, "files": len(s.files),
                       **{k: v for k, v in s.details.items() if k != "source_warcs"}} for s in finished]
         for s in finished:
@@ -141,26 +158,43 @@ def _seal(staging: Path, meta: dict[str, Any], searches: list[dict[str, Any]],
           part_rows: list[dict[str, Any]], sources: list[dict[str, Any]], redactions: int, count: int,
           certifier: str) -> tuple[dict[str, str], str]:
     """Custody record, certificate over every file before it, then the BagIt manifests."""
-    custody.write_json(staging / "custody.json",
+    payload = staging / "data"
+    custody.write_json(payload / "custody.json",
                        custody.custody_record(meta, searches, part_rows, sources, redactions))
-    files = custody.file_hashes(staging)
+    files = custody.file_hashes(payload)
     text = custody.certificate_text(meta, files, sources, certifier)
-    (staging / "certificate.txt").write_text(text, encoding="utf-8")
-    (staging / "certificate.html").write_text(custody.certificate_html(text), encoding="utf-8")
+    (payload / "certificate.txt").write_text(text, encoding="utf-8")
+    (payload / "certificate.html").write_text(custody.certificate_html(text), encoding="utf-8")
     if "pdf" in meta["options"]["parts"]:  # WeasyPrint is loaded already; else the HTML prints from a browser
-        _certificate_pdf(text, staging / "certificate.pdf")
-    bag = bagit.make_bag(str(staging), _bag_info(meta, meta["case"], count), checksums=["sha256"])
-    return files, file_sha256(Path(bag.path) / "manifest-sha256.txt")
+        _certificate_pdf(text, payload / "certificate.pdf")
+    write_bag(staging, _bag_info(meta, meta["case"], count), known=files)
+    return files, file_sha256(staging / "manifest-sha256.txt")
 
 
-def _write_parts(session: Session, staging: Path, parts: list[PackagePart], item_ids: list[int],
-                 request: PackageRequest) -> tuple[list[Any], int, int, set[str]]:
+def _withholding_log(payload: Path, withheld: list[dict[str, Any]], decisions: list[dict[str, Any]] | None) -> None:
+    """``withholding-log.csv`` (what was left out, under which statute) and the clerk's redaction decisions."""
+    if withheld:
+        with (payload / "withholding-log.csv").open("w", encoding="utf-8", newline="") as handle:
+            writer = SafeCsvWriter(handle)
+            writer.writerow(["item", "citation", "reason", "withheld_by", "withheld_at"])
+            writer.writerows([w["item"], w["citation"], w["reason"], w["by"], w["at"]] for w in withheld)
+    if decisions:
+        with (payload / "redaction-decisions.csv").open("w", encoding="utf-8", newline="") as handle:
+            writer = SafeCsvWriter(handle)
+            writer.writerow(["item", "action", "rule", "reason", "by", "at", "revoked_by", "revoked_at"])
+            writer.writerows([d["item"], d["action"], d["rule"], d["reason"] or "", d["by"], d["at"],
+                              d["revoked_by"] or "", d["revoked_at"] or ""] for d in decisions)
+
+
+def _write_parts(session: Session, payload: Path, parts: list[PackagePart], item_ids: list[int],
+                 request: PackageRequest, decisions: release.Decisions | None = None,
+                 progress: Progress | None = None) -> tuple[list[Any], int, int, set[str]]:
     """One pass over the documents into every part; the redaction log beside them."""
     for part in parts:
         part.start()
-    redactor = Redactor(request.redaction_patterns) if request.redact else None
-    redaction_log = (staging / "redaction-log.csv").open("w", encoding="utf-8", newline="") if redactor else None
-    log_writer = csv.writer(redaction_log) if redaction_log else None
+    redactor = Redactor(request.redaction_patterns, decisions) if request.redact else None
+    redaction_log = (payload / "redaction-log.csv").open("w", encoding="utf-8", newline="") if redactor else None
+    log_writer = SafeCsvWriter(redaction_log) if redaction_log else None
     if log_writer:
         log_writer.writerow(["document", "item", "field", "rule", "count"])
     warc_keys: set[str] = set()
@@ -171,6 +205,8 @@ def _write_parts(session: Session, staging: Path, parts: list[PackagePart], item
             warc_keys |= {evidence["warc"] for evidence in history_evidence(document.history)}
             for part in parts:
                 part.add(document)
+            if progress is not None:
+                progress(count, len(item_ids))
             if log_writer:
                 for entry in document.redactions:
                     log_writer.writerow([entry["document"], entry["item"], entry["field"], entry["rule"],
@@ -202,21 +238,37 @@ def _bag_info(meta: dict[str, Any], case: dict[str, Any], count: int) -> dict[st
 
 
 def _certificate_pdf(text: str, path: Path) -> None:
-    """The certificate as a PDF to print and sign, when WeasyPrint is available."""
+    """The certificate as a PDF/A to print and sign, like the item PDFs, when WeasyPrint is available."""
     try:
         from weasyprint import HTML
+
+        from archiver.exports.package.render import VARIANT, url_fetcher
     except (ImportError, OSError):  # the text certificate is always there
         return
-    HTML(string=custody.certificate_html(text)).write_pdf(path)
+    HTML(string=custody.certificate_html(text), url_fetcher=url_fetcher()).write_pdf(path, pdf_variant=VARIANT)
+
+
+def _zip_path(folder: Path) -> Path:
+    return folder.with_name(folder.name + ".zip")
 
 
 def _zip(folder: Path) -> Path:
     """The bag zipped as RFC 8493 serializes it: one top-level folder named like the bag."""
-    target = folder.with_name(folder.name + ".zip")
+    target = _zip_path(folder)
     partial = target.with_name(target.name + ".partial")
     with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             archive.write(path, f"{folder.name}/{path.relative_to(folder).as_posix()}")
-    partial.replace(target)
+    try:
+        os.link(partial, target)  # never over an earlier package: fails if the name was taken meanwhile
+    except FileExistsError:
+        partial.unlink()
+        raise
+    except OSError:  # a file system without hard links
+        if target.exists():
+            partial.unlink()
+            raise FileExistsError(f"{target} already exists") from None
+        partial.replace(target)
+    partial.unlink(missing_ok=True)
     shutil.rmtree(folder)
     return target

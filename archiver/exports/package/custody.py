@@ -93,13 +93,14 @@ def certificate_text(meta: dict[str, Any], files: dict[str, str], source_warcs: 
 
 
 def certificate_html(text: str) -> str:
-    """The certificate as a printable page: the same words, hashes in a monospace block."""
+    """The certificate as a printable page: the same words, hashes in a monospace block readable on
+    paper (8 pt, a SHA-256 and a short path to a line; longer paths wrap)."""
     head, _, listing = text.partition("FILES IN THIS PACKAGE (SHA-256)")
     paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in head.strip().split("\n") if line.strip())
-    return ("<!doctype html><html><head><meta charset='utf-8'><title>Certification</title><style>"
-            "@page{size:letter;margin:2cm} body{font-family:'DejaVu Serif',serif;font-size:10.5pt}"
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Certification</title><style>"
+            "@page{size:letter;margin:1.8cm} body{font-family:'DejaVu Serif',serif;font-size:10.5pt}"
             "p:first-child{font-weight:bold;font-size:12pt} pre{font-family:'DejaVu Sans Mono',monospace;"
-            "font-size:6.5pt;white-space:pre-wrap;word-break:break-all}</style></head><body>"
+            "font-size:8pt;line-height:1.25;white-space:pre-wrap;word-break:break-all}</style></head><body>"
             f"{paragraphs}<h4>Files in this package (SHA-256)</h4><pre>{html.escape(listing.strip())}</pre>"
             "</body></html>")
 

@@ -20,8 +20,8 @@ from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from archiver.exports.package.parts import CaseDocument
-from archiver.index.models import Item, Version
-from archiver.items import item_histories
+from archiver.index.models import Account, Item, Version
+from archiver.items import ItemRef, item_histories
 
 CHUNK = 200
 MAX_THREAD = 2_000  # nodes shown under one item; a larger thread is cut, and says so
@@ -46,6 +46,7 @@ class Threads:
         self.children: dict[Key, list[str]] = {}
         self.loaded_roots: set[Key] = set()
         self.timeline: dict[int, dict[str, Any]] = {}
+        self.accounts: dict[int, str] = {i: name for i, name in session.execute(select(Account.id, Account.name))}
 
     def _fetch(self, account_id: int, column: Any, values: list[str]) -> list[Row[Any]]:
         rows: list[Row[Any]] = []
@@ -139,7 +140,8 @@ class Threads:
     def node(self, key: Key, focus: int) -> dict[str, Any]:
         row = self.nodes[key]
         timeline = self.timeline.get(row.id, {})
-        return {"id": row.id, "platform_id": row.platform_id, "kind": row.kind, "state": row.state,
+        return {"id": str(ItemRef(self.accounts.get(row.account_id, ""), row.platform_id)),
+                "platform_id": row.platform_id, "kind": row.kind, "state": row.state,
                 "author": row.author, "posted_at": _iso(row.posted_at), "url": row.url, "focus": row.id == focus,
                 "text": timeline.get("text", ""), "state_first_observed_at": timeline.get("state_first_observed_at"),
                 "previous_last_observed_at": timeline.get("previous_last_observed_at"), "replies": []}

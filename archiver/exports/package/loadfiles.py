@@ -11,6 +11,8 @@ Choices, as review tools (Concordance, Relativity, Everlaw, Reveal) read them by
 - Paths in both files are relative to the bag's ``data/`` folder (the volume root) and use
   backslashes, the Windows form the review tools were built around and still expect.
 
+ITEMID is the item's stable name, ``ACCOUNT:PLATFORM-ID`` (it survives a rebuild of the index).
+
 This part runs with the PDF part in the same pass and reads the Bates range the PDF part
 recorded for each document (``context.bates_ranges``). The PDF part may still be rendering a
 document when this part's ``add`` sees it, so the load files are written in ``finish``, which
@@ -32,8 +34,8 @@ from archiver.exports.package.parts import CaseDocument, PackagePart, PartSummar
 SEPARATOR = "\x14"  # DC4, shown as ¶
 QUOTE = "\u00fe"  # þ
 NEWLINE = "\u00ae"  # ® stands for a line break inside a value
-FIELDS = ["BEGBATES", "ENDBATES", "PGCOUNT", "DOCID", "ACCOUNT", "PLATFORM", "KIND", "STATE", "AUTHOR", "POSTED",
-          "FIRSTCAPTURED", "URL", "SHA256", "NATIVEPATH", "TEXTPATH", "PDFPATH"]
+FIELDS = ["BEGBATES", "ENDBATES", "PGCOUNT", "DOCID", "ITEMID", "ACCOUNT", "PLATFORM", "KIND", "STATE", "AUTHOR",
+          "POSTED", "FIRSTCAPTURED", "URL", "SHA256", "NATIVEPATH", "TEXTPATH", "PDFPATH"]
 VOLUME = "VOL001"
 
 
@@ -70,8 +72,8 @@ class LoadFilesPart(PackagePart):
         """Note the document's fields; pages and Bates numbers are known once the PDF part has finished."""
         history = document.history
         versions = history.get("versions") or [{}]
-        row = ["", "", "", document.doc_id, history.get("account"), history.get("platform"), history.get("kind"),
-               history.get("state"), history.get("author"), history.get("posted_at"),
+        row = ["", "", "", document.doc_id, history.get("id"), history.get("account"), history.get("platform"),
+               history.get("kind"), history.get("state"), history.get("author"), history.get("posted_at"),
                versions[0].get("first_observed_at"), history.get("url"), _latest_sha256(history), "",
                windows(f"text/{document.doc_id}.txt"), windows(f"pdf/{document.doc_id}.pdf")]
         self.spool.write(json.dumps(["" if v is None else str(v) for v in row]) + "\n")

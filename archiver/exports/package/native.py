@@ -57,7 +57,7 @@ def record_name(record_id: str) -> str:
     return record_id.strip("<>").removeprefix("urn:uuid:").replace("-", "")
 
 
-def _record(block: bytes, where: str = "") -> ArcWarcRecord:
+def parse_record(block: bytes, where: str = "") -> ArcWarcRecord:
     for record in ArchiveIterator(io.BytesIO(block)):
         return record
     raise StorageError(f"no WARC record at {where}: the index and the stored WARC disagree; run 'archiver verify'")
@@ -65,7 +65,7 @@ def _record(block: bytes, where: str = "") -> ArcWarcRecord:
 
 def _stored_entity_sha256(block: bytes) -> str:
     """SHA-256 of the entity as stored: chunking removed, any Content-Encoding kept (as the index hashed it)."""
-    record = _record(block)
+    record = parse_record(block)
     headers = record.http_headers
     stream: Any = record.raw_stream
     if headers is not None and "chunked" in (headers.get_header("Transfer-Encoding") or "").lower():
@@ -94,7 +94,7 @@ class NativePart(PackagePart):
             return self.written[where]
         block = self.context.storage.read_range(source["warc"], source["offset"], source["length"])
         self.keys.add(source["warc"])
-        record = _record(block, f"{source['warc']} offset {source['offset']}")
+        record = parse_record(block, f"{source['warc']} offset {source['offset']}")
         headers = record.http_headers
         content_type = headers.get_header("Content-Type") if headers else record.rec_headers.get_header("Content-Type")
         encoding = (headers.get_header("Content-Encoding") if headers else None) or None

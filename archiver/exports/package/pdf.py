@@ -16,51 +16,31 @@ files appended page by page, so its pages carry the very same numbers.
 from __future__ import annotations
 
 import html
-import io
+import logging
 import math
 import multiprocessing
 import os
 import re
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from weasyprint import CSS, HTML
-from weasyprint.text.fonts import FontConfiguration
-
 from archiver.exports.package.combined import CombinedPdf
+from archiver.exports.package.images import CapturedImage, captured_images
 from archiver.exports.package.parts import CaseDocument, PackageContext, PackagePart, PartSummary
+from archiver.exports.package.render import VARIANT, image_share, render, subsets_fonts_slowly, warm
 
-VARIANT = "pdf/a-3b"
+LOG = logging.getLogger(__name__)
 MAX_WORKERS = 8  # each worker loads WeasyPrint and its fonts; more rarely pays on a records server
+LINES_PER_PAGE, CHARACTERS_PER_LINE = 62, 120  # of STYLE's page, roughly: for estimating page counts
 MAX_INDENT = 8  # deeper replies stay at this indent so a long chain keeps a readable width
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
-STYLE = """
-@page { size: letter; margin: 16mm 16mm 18mm 16mm;
-        @bottom-left { font-size: 8pt; color: #444; }
-        @bottom-right { font-size: 9pt; font-weight: bold; } }
-html { font-family: "DejaVu Sans", sans-serif; font-size: 9pt; line-height: 1.3; }
-body { margin: 0; }
-header { border-bottom: 1.5pt solid #000; padding-bottom: 3pt; margin-bottom: 6pt; }
-header .agency { font-size: 11pt; font-weight: bold; }
-h1 { font-size: 12pt; margin: 4pt 0; }
-h2 { font-size: 10.5pt; margin: 10pt 0 4pt; border-bottom: 0.5pt solid #888; }
-table.facts { border-collapse: collapse; width: 100%; table-layout: fixed; }
-table.facts th { text-align: left; width: 28%; vertical-align: top; padding: 1pt 4pt 1pt 0; font-weight: bold; }
-table.facts td { padding: 1pt 0; overflow-wrap: break-word; }
-.node, .version, .note { white-space: pre-wrap; overflow-wrap: break-word; }
-.node { break-inside: avoid; }
-.node { border-left: 1pt solid #bbb; padding: 2pt 0 2pt 5pt; margin: 3pt 0; }
-.node.focus { border-left: 3pt solid #000; background: #fff4c2; }
-.meta { color: #333; font-size: 8pt; }
-.mark { font-weight: bold; color: #a00000; }
-.version { border: 0.5pt solid #999; padding: 3pt 5pt; margin: 4pt 0; }
-.evidence { font-size: 7.5pt; color: #333; }
-.note { font-style: italic; }
-"""
+
+PLATFORM_NAMES = {"youtube": "YouTube", "x": "X"}
 
 
 def when(value: str | None) -> str:
@@ -187,15 +167,25 @@ def _versions(layout: _Layout, history: dict[str, Any]) -> None:
                  _evidence("First evidence", version.get("first_evidence")),
                  _evidence("Last evidence", version.get("last_evidence"))]
         layout.block("version", lines)
-    for media in history.get("media", []):
+
+
+def _media(layout: _Layout, history: dict[str, Any], images: list[CapturedImage]) -> None:
+    """Each medium with its capture count and hash, and the image itself as captured (see images.py)."""
+    for media, image in zip(history.get("media", []), images, strict=True):
         captures = media.get("captures", [])
-        digest = _clean(captures[0].get("sha256")) if captures else "not captured"
+        digest = _clean(image.sha256) if image.sha256 else "not captured"
         layout.block("version", [("meta", f"Media {_clean(media.get('url'))}"),
-                                 ("evidence", f"{len(captures)} capture(s); first payload SHA-256 {digest}")])
+                                 ("evidence", f"{len(captures)} capture(s); first payload SHA-256 {digest}; "
+                                              f"{image.note}")])
+        if image.data_uri:
+            layout.raw(f'<div class="medium"><img src="{html.escape(image.data_uri, quote=True)}" '
+                       f'alt="captured image, SHA-256 {html.escape(digest)}"></div>')
 
 
-def compose(context: PackageContext, document: CaseDocument, first_page: int | None) -> tuple[str, str]:
-    """The HTML and the plain text of one document; ``first_page`` is its first Bates number, if any."""
+def compose(context: PackageContext, document: CaseDocument, first_page: int | None,
+            images: list[CapturedImage] | None = None) -> tuple[str, str]:
+    """The HTML and the plain text of one document; ``first_page`` is its first Bates number, if any;
+    ``images`` the item's media as ``captured_images`` gives them (read from storage when not given)."""
     history, case = document.history, context.case
     layout = _Layout()
     title = f"{case.get('name')} {document.doc_id}"
@@ -215,7 +205,8 @@ def compose(context: PackageContext, document: CaseDocument, first_page: int | N
                f"<div>{html.escape(kind)} {html.escape(_clean(case.get('name')))} — document {document.doc_id}</div>"
                "</header>")
     layout.text.extend([_clean(context.agency), f"{kind} {_clean(case.get('name'))} — document {document.doc_id}"])
-    layout.heading("h1", f"{_clean(history.get('platform')).capitalize()} {_clean(history.get('kind'))} "
+    platform = _clean(history.get("platform"))
+    layout.heading("h1", f"{PLATFORM_NAMES.get(platform, platform.capitalize())} {_clean(history.get('kind'))} "
                          f"by {_clean(history.get('author')) or 'unknown author'}")
     current = _clean(history.get("state"))
     state_mark = marker(document.context.get("item", {}))
@@ -233,6 +224,7 @@ def compose(context: PackageContext, document: CaseDocument, first_page: int | N
         layout.block("note", [("note", f"Redacted: {len(document.redactions)} passage(s) replaced before export.")])
     _thread(layout, document.context)
     _versions(layout, history)
+    _media(layout, history, captured_images(context, history) if images is None else images)
     layout.raw("</body></html>")
     return "".join(layout.html), "\n".join(layout.text).strip() + "\n"
 
@@ -243,44 +235,47 @@ def _css_string(value: str) -> str:
     return '"' + "".join(c if c.isalnum() or c in " -_" else f"\\{ord(c):x} " for c in _clean(value)) + '"'
 
 
-_RENDERER: tuple[FontConfiguration, CSS] | None = None
-
-
-def render(markup: str) -> tuple[bytes, int]:
-    """One document's HTML as PDF/A bytes, and its page count; fonts and style are set up once per process."""
-    global _RENDERER
-    if _RENDERER is None:
-        fonts = FontConfiguration()
-        _RENDERER = (fonts, CSS(string=STYLE, font_config=fonts))
-    fonts, style = _RENDERER
-    rendered = HTML(string=markup).render(stylesheets=[style], font_config=fonts)
-    out = io.BytesIO()
-    rendered.write_pdf(out, pdf_variant=VARIANT)
-    return out.getvalue(), len(rendered.pages)
-
-
-def estimate_pages(text: str) -> int:
-    """Pages a document's text will fill (wrapped at ~120 characters, ~62 lines a page); right nearly always."""
-    lines = sum(max(1, math.ceil(len(line) / 120)) for line in text.split("\n"))
-    return max(1, math.ceil(lines / 62))
+def estimate_pages(text: str, images: Sequence[CapturedImage] = ()) -> int:
+    """Pages a document will fill: its text wrapped at ~120 characters, ~62 lines a page, then each image
+    shown (they come last) as tall as it is drawn, on a new page when it does not fit; right nearly always."""
+    lines = sum(max(1, math.ceil(len(line) / CHARACTERS_PER_LINE)) for line in text.split("\n"))
+    for image in images:
+        if image.size:
+            tall = min(LINES_PER_PAGE, math.ceil(image_share(*image.size) * LINES_PER_PAGE))
+            if lines % LINES_PER_PAGE + tall > LINES_PER_PAGE:  # an image is never split between pages
+                lines += -lines % LINES_PER_PAGE
+            lines += tall
+    return max(1, math.ceil(lines / LINES_PER_PAGE))
 
 
 @dataclass
 class _Pending:
     document: CaseDocument
+    markup: str
     text: str
     start: int | None  # the first Bates number it was rendered with
     estimate: int
-    future: Future[tuple[bytes, int]] | None = None
+    images: list[CapturedImage]
+    future: Future[tuple[bytes, int]]
+
+
+def _finished(rendered: tuple[bytes, int]) -> Future[tuple[bytes, int]]:
+    future: Future[tuple[bytes, int]] = Future()
+    future.set_result(rendered)
+    return future
 
 
 class PdfPart(PackagePart):
-    """Renders in worker processes when the case is large and the machine has cores to spare.
+    """Renders in worker processes too when the case is large and the machine has more than one core.
 
     A document's Bates numbers depend on the pages of every document before it, so a worker
     renders with a start computed from the estimated page counts of the documents still in
     flight; when an estimate proves wrong, the documents after it are rendered again with the
     right start. The page count itself does not depend on the start, so this converges.
+
+    The parent process is a renderer too: while the next document in order is still being
+    rendered, it renders a queued one itself instead of waiting (so it works while the workers
+    start, and there is one worker fewer than cores). Workers import ``render.py`` alone.
     """
 
     name = "pdf"
@@ -298,15 +293,19 @@ class PdfPart(PackagePart):
         self.pending: deque[_Pending] = deque()
         self.pool: ProcessPoolExecutor | None = None
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        self.workers = min(cpus, MAX_WORKERS)
+        self.workers = min(cpus - 1, MAX_WORKERS)  # the parent renders too
 
     def start(self) -> None:
-        if self.workers > 1 and int(self.context.case.get("items") or 0) >= self.parallel_from:
+        if subsets_fonts_slowly():
+            LOG.warning("PDF export subsets fonts without HarfBuzz's subsetter, at about 5x the CPU; "
+                        "install libharfbuzz-subset0 (HarfBuzz 4.1 or later)")
+        if self.workers >= 1 and int(self.context.case.get("items") or 0) >= self.parallel_from:
             # spawn, not fork: the parent holds database connections and server threads a fork would copy.
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=warm)
 
-    def estimate(self, text: str) -> int:
-        return estimate_pages(text)
+    def estimate(self, text: str, images: list[CapturedImage]) -> int:
+        return estimate_pages(text, images)
 
     def _guess(self) -> int | None:
         if self.next_page is None:
@@ -315,40 +314,51 @@ class PdfPart(PackagePart):
 
     def add(self, document: CaseDocument) -> None:
         start = self._guess()
-        markup, text = compose(self.context, document, start)
-        job = _Pending(document, text, start, self.estimate(text))
+        images = captured_images(self.context, document.history)
+        markup, text = compose(self.context, document, start, images)
         if self.pool is None:
-            self._settle(job, render(markup))
+            self._settle(document, text, render(markup))
             return
-        job.future = self.pool.submit(render, markup)
+        job = _Pending(document, markup, text, start, self.estimate(text, images), images,
+                       self.pool.submit(render, markup))
         self.pending.append(job)
-        while len(self.pending) > 2 * self.workers + 2:
+        while len(self.pending) > 2 * self.workers + 6:  # enough queued that this process rarely has none to take
             self._next()
 
     def _next(self) -> None:
-        job = self.pending.popleft()
-        assert job.future is not None
+        job = self.pending[0]
+        while not job.future.done() and self._render_queued_here():
+            pass
         rendered = job.future.result()
+        self.pending.popleft()
         if job.start != self.next_page:  # an estimate before it was wrong: render again with the right start
-            rendered = render(compose(self.context, job.document, self.next_page)[0])
-        self._settle(job, rendered)
-        if rendered[1] != job.estimate and self.next_page is not None:
+            rendered = render(compose(self.context, job.document, self.next_page, job.images)[0])
+        self._settle(job.document, job.text, rendered)
+        if rendered[1] != job.estimate and self.next_page is not None and self.pool is not None:
             start = self.next_page  # resubmit the documents in flight whose start is now known to be wrong
             for later in self.pending:
-                if later.start != start and self.pool is not None and later.future is not None:
+                if later.start != start:
                     later.future.cancel()
-                    later.start = start
-                    later.future = self.pool.submit(render, compose(self.context, later.document, start)[0])
+                    later.start, later.markup = start, compose(self.context, later.document, start, later.images)[0]
+                    later.future = self.pool.submit(render, later.markup)
                 start += later.estimate
 
-    def _settle(self, job: _Pending, rendered: tuple[bytes, int]) -> None:
+    def _render_queued_here(self) -> bool:
+        """Render, in this process, the first document no worker has taken yet; False if there is none."""
+        for job in self.pending:
+            if job.future.cancel():
+                job.future = _finished(render(job.markup))
+                return True
+        return False
+
+    def _settle(self, document: CaseDocument, text: str, rendered: tuple[bytes, int]) -> None:
         """Write a rendered document, in package order: its PDF, its text, its pages in the combined PDF."""
         pdf, pages = rendered
-        doc_id = job.document.doc_id
+        doc_id = document.doc_id
         pdf_path = self.folder / f"{doc_id}.pdf"
         pdf_path.write_bytes(pdf)
         text_path = self.text_folder / f"{doc_id}.txt"
-        text_path.write_text(job.text, encoding="utf-8")
+        text_path.write_text(text, encoding="utf-8")
         self.combined.add(pdf, pages)
         if self.context.bates is not None and self.next_page is not None:
             self.context.bates_ranges[doc_id] = {

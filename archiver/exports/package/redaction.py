@@ -12,14 +12,17 @@ phone number. Each replacement is logged (document, item, where, rule), never th
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from archiver.exports.package.parts import CaseDocument
+from archiver.items import ItemRef
 
 MARKER = "[REDACTED: {rule}]"
+CLERK = "clerk"  # the rule of words a clerk added in the review
 _STREET = (r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Drive|Dr|Lane|Ln|Court|Ct|Way|Place|Pl|Terrace|Ter|"
            r"Circle|Cir|Highway|Hwy|Parkway|Pkwy|Trail|Trl")
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
@@ -50,22 +53,65 @@ class Redaction:
         return self.__dict__.copy()
 
 
+def words_sha256(words: str) -> str:
+    """How a clerk's undone redaction names the matched words without keeping them."""
+    return hashlib.sha256(words.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """A clerk's review of a release: automatic redactions undone, and words added, per item."""
+
+    undone: frozenset[tuple[str, str, str]] = frozenset()  # (ACCOUNT:PLATFORM-ID, rule, sha256 of the words)
+    added: dict[str, tuple[str, ...]] = field(default_factory=dict)  # ACCOUNT:PLATFORM-ID → words to redact
+
+
+@dataclass(frozen=True)
+class Found:
+    """One replacement, for the review screen: where, which rule, the words (shown to the clerk only)."""
+
+    document: str
+    item: str
+    field: str
+    rule: str
+    words: str
+    undone: bool
+
+
 class Redactor:
-    def __init__(self, extra: Iterable[tuple[str, str]] = ()):
+    def __init__(self, extra: Iterable[tuple[str, str]] = (), decisions: Decisions | None = None,
+                 collect: bool = False):
         rules = {**BUILT_IN, **dict(extra)}
         self.rules = [(name, re.compile(pattern)) for name, pattern in rules.items()]
+        self.decisions = decisions or Decisions()
+        self.found: list[Found] | None = [] if collect else None  # every replacement, for review
+        self._where: tuple[str, str] = ("", "")  # (document, field) being redacted, for ``found``
 
-    def redact_text(self, text: str) -> tuple[str, dict[str, int]]:
-        """The text with every match replaced by the marker, and how many of each rule."""
+    def redact_text(self, text: str, item: str = "") -> tuple[str, dict[str, int]]:
+        """The text with every match replaced by the marker, and how many of each rule.
+
+        A match the clerk undid for ``item`` stays; words the clerk added for it go (rule "clerk").
+        """
         found: dict[str, int] = {}
+
+        def replace(rule: str, match: re.Match[str]) -> str:
+            words = match.group(0)
+            undone = (item, rule, words_sha256(words)) in self.decisions.undone
+            if self.found is not None:
+                self.found.append(Found(*self._where, item, rule, words, undone))
+            if undone:
+                return words
+            found[rule] = found.get(rule, 0) + 1
+            return MARKER.format(rule=rule)
+
         for name, pattern in self.rules:
-            text, count = pattern.subn(MARKER.format(rule=name), text)
-            if count:
-                found[name] = found.get(name, 0) + count
+            text = pattern.sub(lambda m, name=name: replace(name, m), text)
+        for words in self.decisions.added.get(item, ()):
+            text = re.sub(re.escape(words), lambda m: replace(CLERK, m), text, flags=re.IGNORECASE)
         return text, found
 
     def _log(self, document: CaseDocument, where: str, found: dict[str, int]) -> None:
-        item = f"{document.history['account']}:{document.history['platform_id']}"
+        item = _key(document)
         document.redactions.extend(Redaction(document.doc_id, item, where, rule, count).as_dict()
                                    for rule, count in found.items())
 
@@ -78,15 +124,17 @@ class Redactor:
             return [self._content(document, inner, f"{where}[{i}]") for i, inner in enumerate(value)]
         return value
 
-    def _words(self, document: CaseDocument, text: str, where: str) -> str:
-        redacted, found = self.redact_text(text)
+    def _words(self, document: CaseDocument, text: str, where: str, item: str | None = None) -> str:
+        self._where = (document.doc_id, where)
+        redacted, found = self.redact_text(text, item or _key(document))
         if found:
             self._log(document, where, found)
         return redacted
 
     def _nodes(self, document: CaseDocument, nodes: list[dict[str, Any]], where: str) -> None:
         for index, node in enumerate(nodes):
-            node["text"] = self._words(document, node.get("text") or "", f"{where}[{index}].text")
+            item = str(ItemRef(document.history["account"], str(node.get("platform_id", ""))))
+            node["text"] = self._words(document, node.get("text") or "", f"{where}[{index}].text", item)
             self._nodes(document, node.get("replies", []), f"{where}[{index}].replies")
 
     def __call__(self, document: CaseDocument) -> None:
@@ -99,3 +147,7 @@ class Redactor:
         if context.get("item"):
             self._nodes(document, [context["item"]], "context.item")
         self._nodes(document, context.get("replies", []), "context.replies")
+
+
+def _key(document: CaseDocument) -> str:
+    return str(ItemRef(document.history["account"], document.history["platform_id"]))

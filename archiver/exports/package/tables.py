@@ -1,13 +1,13 @@
 """The index of a package as tables and lines: CSV and XLSX (one row per item and version), JSONL.
 
 Rows are written as documents pass, so a package of any size streams; the XLSX workbook is
-written in openpyxl's write-only mode for the same reason. Spreadsheet cells are always text,
-so a comment starting with "=" is shown, never run as a formula.
+written in openpyxl's write-only mode for the same reason. A comment starting with "=" is
+shown, never run as a formula: XLSX cells are typed as text, CSV cells follow the OWASP rule
+(``archiver.exports.cells``).
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from typing import IO, Any
 
@@ -15,6 +15,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from archiver.exports.cells import SafeCsvWriter
 from archiver.exports.package.parts import CaseDocument, PackagePart, PartSummary
 
 COLUMNS = ["doc_id", "item_id", "account", "platform", "platform_id", "kind", "parent_id", "url", "author",
@@ -46,7 +47,7 @@ class CsvPart(PackagePart):
     def start(self) -> None:
         self.path = self.folder / "items.csv"
         self.handle: IO[str] = self.path.open("w", encoding="utf-8-sig", newline="")
-        self.writer = csv.writer(self.handle)
+        self.writer = SafeCsvWriter(self.handle)
         self.writer.writerow(COLUMNS)
         self.lines = 0
 

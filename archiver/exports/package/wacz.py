@@ -30,12 +30,12 @@ def safe_name(name: str) -> str:
 
 
 def page_title(history: dict[str, Any]) -> str:
-    """'post 123_456: Main Street project: construction…' — what a page of this item shows."""
+    """'post city-fb:123_456: Main Street project: construction…' — what a page of this item shows."""
     text = next((v["text"] for v in reversed(history.get("versions", [])) if v.get("text")), "")
     text = " ".join(text.split())
     if len(text) > TITLE_WORDS:
         text = text[:TITLE_WORDS - 1] + "…"
-    label = f"{history.get('kind', 'item')} {history.get('platform_id', '')}".strip()
+    label = f"{history.get('kind', 'item')} {history.get('id') or history.get('platform_id', '')}".strip()
     return f"{label}: {text}" if text else label
 
 class WaczPart(PackagePart):

@@ -16,8 +16,8 @@ from sqlalchemy import ColumnElement, Select, String, and_, column, func, litera
 from sqlalchemy.orm import Session
 
 from archiver.index.models import Account, Item, Version
-from archiver.search_filtered import ranked_items
-from archiver.search_phrase import one_term, ranked_slice
+from archiver.search.filtered import ranked_items
+from archiver.search.phrase import one_term, ranked_slice
 
 # Counting every match of a common word costs more than the page itself; past this many,
 # a search reports "at least" (total_is_exact False) instead of reading on. Whole selections
@@ -177,7 +177,7 @@ def _sqlite_ranked(session: Session, query: SearchQuery, conditions: list[Column
     words = _FTS.c.versions_fts.op("MATCH")(terms)
     # bm25 of a phrase or several words matches position lists per word, so slices shrink.
     size = max(RANK_SLICE // len(terms.split()), 1)
-    # One quoted phrase alone: its bm25 order needs no count over the whole index (search_phrase).
+    # One quoted phrase alone: its bm25 order needs no count over the whole index (search/phrase.py).
     term = one_term(session, re.findall(r'"([^"]*)"', terms))
     upper: int | None = None
     seen: set[int] = set()  # while counting up to skip
@@ -196,7 +196,7 @@ def _sqlite_ranked(session: Session, query: SearchQuery, conditions: list[Column
                         return
                     upper = lower
                     continue
-        # A phrase's slice is found and ranked in one pass; None: FTS5 ranks it (search_phrase).
+        # A phrase's slice is found and ranked in one pass; None: FTS5 ranks it (search/phrase.py).
         ranked, lower = ranked_slice(session, term, terms, size, upper, conditions) if term else (None, lower)
         if ranked is not None:
             if known is not None:

@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, column, select, table
 from sqlalchemy.orm import Session
 
 from archiver.index.models import Item, Version
-from archiver.search_filtered import _B, _K1, _Tokens, _varint, _word_rows
+from archiver.search.filtered import _B, _K1, _Tokens, _varint, _word_rows
 
 # Tests turn this off to compare with FTS5's ranking of the same slices.
 RANK_IN_PYTHON = True
