@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, column, func, literal_column, select, table
+from sqlalchemy import ColumnElement, Select, String, and_, column, func, select, table
 from sqlalchemy.orm import Session
 
 from archiver.index.models import Account, Item, Version
+from archiver.search import postgres
 from archiver.search.filtered import ranked_items
 from archiver.search.phrase import one_term, ranked_slice
 
@@ -227,21 +228,6 @@ def _fts5_ranked(session: Session, statement: Select[Any], seen: set[int], skip:
             yield from chunk
 
 
-def _postgres_matches(query: SearchQuery, conditions: list[ColumnElement[bool]]) -> Select[Any]:
-    tsquery = func.websearch_to_tsquery("english", query.text)
-    vector = literal_column("versions.search_vector")
-    ranked = (
-        select(Version.item_id.label("item_id"), (-func.max(func.ts_rank(vector, tsquery))).label("rank"))
-        .where(vector.op("@@")(tsquery))
-        .group_by(Version.item_id)
-        .subquery()
-    )
-    return (
-        select(Item.id).join(ranked, ranked.c.item_id == Item.id).where(*conditions)
-        .order_by(ranked.c.rank, Item.posted_at.desc().nulls_last(), Item.id)
-    )
-
-
 def _ordered(session: Session, query: SearchQuery) -> tuple[Select[Any], bool]:
     """The ids the query matches in result order, and whether rows may repeat an item."""
     conditions = _filters(session, query)
@@ -249,7 +235,7 @@ def _ordered(session: Session, query: SearchQuery) -> tuple[Select[Any], bool]:
         return select(Item.id).where(*conditions).order_by(*_newest_first(session)), False
     if session.get_bind().dialect.name == "sqlite":
         return _sqlite_matches(query, conditions), True
-    return _postgres_matches(query, conditions), False
+    return postgres.matching_versions(query.text or "", conditions).with_only_columns(Version.item_id), True
 
 
 def _filtered_first(session: Session, query: SearchQuery) -> list[int] | None:
@@ -267,9 +253,11 @@ def _id_rows(session: Session, query: SearchQuery, skip: int = 0, known: set[int
     Matching items seen on the way may be added to ``known`` (see _sqlite_ranked).
     """
     statement, repeats = _ordered(session, query)
-    if repeats:
+    if not repeats:
+        return iter(session.scalars(statement.execution_options(yield_per=1000)))
+    if session.get_bind().dialect.name == "sqlite":
         return _sqlite_ranked(session, query, _filters(session, query), skip, known)
-    return iter(session.scalars(statement.execution_options(yield_per=1000)))
+    return iter(postgres.all_ids(session, query.text or "", _filters(session, query)))
 
 
 def _distinct(rows: Iterator[int], stop: int | None) -> tuple[list[int], bool]:
@@ -306,7 +294,7 @@ def _count(session: Session, query: SearchQuery) -> tuple[int, bool]:
         matches = select(_FTS.c.rowid).where(words).limit(COUNT_WORK).subquery()
         complete = (session.scalar(select(func.count()).select_from(matches)) or 0) < COUNT_WORK
     else:
-        found = _postgres_matches(query, conditions).order_by(None)
+        return postgres.count(session, query.text or "", conditions, COUNT_CAP)
     counted = session.scalar(select(func.count()).select_from(found.limit(COUNT_CAP + 1).subquery())) or 0
     return min(counted, COUNT_CAP), counted <= COUNT_CAP and complete
 
@@ -314,15 +302,21 @@ def _count(session: Session, query: SearchQuery) -> tuple[int, bool]:
 def _page_ids(session: Session, query: SearchQuery, stop: int) -> tuple[list[int], int, bool]:
     """The first ``stop`` ids in result order, and the count (exact, or a lower bound)."""
     statement, repeats = _ordered(session, query)
-    known: set[int] = set()
-    if repeats:
+    if repeats and session.get_bind().dialect.name != "sqlite":
+        # Items of the slices read: all of them when exhausted, else at least as many match.
+        found, seen, exhausted = postgres.page_ids(session, query.text or "", _filters(session, query), stop)
+        # A count past the cap is reported as one (as counting would), even where every match was read.
+        exhausted = exhausted and (seen < stop or seen <= COUNT_CAP)
+    elif repeats:
+        known: set[int] = set()
         found, exhausted = _distinct(_id_rows(session, query, query.offset, known), stop)
+        seen = len(known)
     else:
         found = list(session.scalars(statement.limit(stop)))
-        exhausted = len(found) < stop
+        exhausted, seen = len(found) < stop, 0
     if exhausted:  # the page read every match, so the count is known without another query
-        return found, len(found), True
-    if len(known) > COUNT_CAP:  # ranking already saw more items than a count reports
+        return found, max(len(found), seen), True
+    if seen > COUNT_CAP:  # ranking already saw more items than a count reports
         return found, max(COUNT_CAP, stop), False
     total, exact = _count(session, query)
     return found, (max(total, stop) if not exact else total), exact
