@@ -106,6 +106,9 @@ def _filters(session: Session, query: SearchQuery) -> list[ColumnElement[bool]]:
             accounts = accounts.where(Account.name.in_(query.accounts))
         if query.platforms:
             accounts = accounts.where(Account.platform.in_(query.platforms))
+        if session.get_bind().dialect.name != "sqlite":
+            # The ids themselves let PostgreSQL's planner walk (account_id, posted_at) for them.
+            accounts = list(session.scalars(accounts))  # type: ignore[assignment]
         conditions.append(Item.account_id.in_(accounts))
     if query.since:
         conditions.append(Item.posted_at >= query.since)
@@ -304,7 +307,8 @@ def _page_ids(session: Session, query: SearchQuery, stop: int) -> tuple[list[int
     statement, repeats = _ordered(session, query)
     if repeats and session.get_bind().dialect.name != "sqlite":
         # Items of the slices read: all of them when exhausted, else at least as many match.
-        found, seen, exhausted = postgres.page_ids(session, query.text or "", _filters(session, query), stop)
+        found, seen, exhausted = postgres.page_ids(session, query.text or "", _filters(session, query), stop,
+                                                    query.offset)
         # A count past the cap is reported as one (as counting would), even where every match was read.
         exhausted = exhausted and (seen < stop or seen <= COUNT_CAP)
     elif repeats:

@@ -18,6 +18,7 @@ holds) read every match in one ordered pass through the same ranking.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from itertools import islice
@@ -30,6 +31,10 @@ from archiver.index.models import Item, Version
 
 # Versions ranked together: ts_rank costs a few microseconds each, so a slice takes ~10 ms.
 RANK_SLICE = 5_000
+# ... but for a phrase: the GIN index cannot check word positions, so its newest matches are found
+# by reading the newest versions, ~100 for each match of two common words.
+PHRASE_SLICE = 1_000
+_PHRASE = re.compile(r'"[^"]*\w\W+\w[^"]*"')
 _VECTOR = literal_column("versions.search_vector")
 
 
@@ -39,6 +44,11 @@ def tsquery(user_text: str) -> ColumnElement[Any]:
     The only place query text becomes PostgreSQL syntax.
     """
     return func.websearch_to_tsquery("english", user_text)
+
+
+def slice_size(user_text: str) -> int:
+    """Versions ranked together for this query (see RANK_SLICE and PHRASE_SLICE)."""
+    return PHRASE_SLICE if _PHRASE.search(user_text) else RANK_SLICE
 
 
 def matching_versions(user_text: str, conditions: list[ColumnElement[bool]]) -> Select[Any]:
@@ -80,23 +90,39 @@ def ranked_ids(rows: Iterable[Any], size: int = RANK_SLICE) -> Iterator[int]:
 
 def all_ids(session: Session, user_text: str, conditions: list[ColumnElement[bool]]) -> list[int]:
     """Every matching item in result order: one query, streamed."""
-    rows = session.execute(_ranked_rows(user_text, conditions).execution_options(yield_per=RANK_SLICE))
-    return list(ranked_ids(rows))
+    size = slice_size(user_text)
+    rows = session.execute(_ranked_rows(user_text, conditions).execution_options(yield_per=size))
+    return list(ranked_ids(rows, size))
 
 
-def page_ids(session: Session, user_text: str, conditions: list[ColumnElement[bool]],
-             stop: int) -> tuple[list[int], int, bool]:
+def page_ids(session: Session, user_text: str, conditions: list[ColumnElement[bool]], stop: int,
+             skip: int = 0) -> tuple[list[int], int, bool]:
     """The first ``stop`` items in result order; how many items the slices read hold; and whether
-    those were every match (then that number is the exact count)."""
+    those were every match (then that number is the exact count).
+
+    The first ``skip`` items may come in any order (they precede the caller's page): a slice whose
+    items all fall among them is placed without ranking.
+    """
+    size = slice_size(user_text)
     placed: dict[int, None] = {}
     upper: int | None = None
     while True:
-        bounded = [Version.id < upper] if upper is not None else []
-        rows = session.execute(_ranked_rows(user_text, [*conditions, *bounded]).limit(RANK_SLICE)).all()
+        bounds = [Version.id < upper] if upper is not None else []
+        if len(placed) < skip:
+            rows = session.execute(matching_versions(user_text, [*conditions, *bounds])
+                                   .order_by(Version.id.desc()).limit(size)).all()
+            new = dict.fromkeys(item_id for _, item_id in rows if item_id not in placed)
+            if len(placed) + len(new) <= skip and len(rows) == size:
+                placed.update(new)
+                upper = rows[-1][0]
+                continue
+            if rows:  # this slice holds the page's first items: rank the same versions
+                bounds.append(Version.id >= rows[-1][0])
+        rows = session.execute(_ranked_rows(user_text, [*conditions, *bounds]).limit(size)).all()
         for item_id in rank_slice(rows, placed):
             placed[item_id] = None
-        if len(rows) < RANK_SLICE or len(placed) >= stop:
-            return list(islice(placed, stop)), len(placed), len(rows) < RANK_SLICE
+        if len(rows) < size or len(placed) >= stop:
+            return list(islice(placed, stop)), len(placed), len(rows) < size
         upper = rows[-1][0]
 
 
