@@ -6,6 +6,7 @@ schema). Every query goes through ``archiver.search.search`` (the code path of `
 one hand-written SQL statement for the page's item ids. Without text the floor is the same page
 (same filters, newest first); with text it is the unranked matches through the same filters,
 ``LIMIT 50`` (with the page's OFFSET): less than any ranked search must do, so ratios are honest.
+On SQLite, several words are also tried as their rarest word alone, and the faster counts.
 
     python bench/search.py                    # 1,000,000 items, SQLite
     python bench/search.py --items 100000 --runs 20
@@ -20,6 +21,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -143,7 +145,9 @@ def main() -> None:
             totals.append(page.total_text())
 
         with db.engine.connect() as connection:
-            floors = timed([lambda q=q, c=connection: floor(c, q, db.dialect) for q in queries])
+            variants = [floor_variants(connection, q, db.dialect) for q in queries]
+            floors = [min(pair) for pair in zip(*(timed([lambda q=v[n], c=connection: floor(c, q, db.dialect)
+                                                        for v in variants]) for n in (0, -1)), strict=True)]
         times = timed([lambda q=q: run(q) for q in queries])
         worst = max(worst, p95(times))
         print(f"{label:30} p50 {statistics.median(times):7.1f} ms  p95 {p95(times):7.1f} ms  "
@@ -151,6 +155,16 @@ def main() -> None:
               f"totals {', '.join(totals[1:4])})")
     print(f"worst p95 {worst:.1f} ms")
     db.dispose()
+
+
+def floor_variants(connection: Connection, query: SearchQuery, dialect: str) -> list[SearchQuery]:
+    """What a floor may run for ``query``, the faster counting: the query itself; on SQLite with several
+    words, also its rarest word alone (one doclist read, none of a common word's merged in)."""
+    if dialect != "sqlite" or not query.text or '"' in query.text or len(query.text.split()) < 2:
+        return [query]
+    vocab = text("SELECT doc FROM versions_fts_vocab WHERE term = :term")
+    holding = {w: connection.scalar(vocab, {"term": w}) or 0 for w in query.text.split()}
+    return [query, replace(query, text=min(holding, key=holding.__getitem__))]
 
 
 def floor(connection: Connection, query: SearchQuery, dialect: str) -> list[int]:

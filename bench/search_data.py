@@ -16,6 +16,7 @@ build starts again rather than being used half-filled.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
 import random
 import sqlite3
@@ -73,11 +74,20 @@ class Words:
 
 
 def schema_key() -> str:
-    """The migration heads this checkout's index has, e.g. "0012": a cache built by another
-    schema (another branch's migrations) is never opened, it would not upgrade."""
+    """The migration heads this checkout's index has and a digest of its migrations, e.g.
+    "0030-1a2b3c4d": a cache built by another schema (another branch's migrations, or an edited
+    migration) is never opened; it might not upgrade, or differ while at the same revision."""
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
-    return "+".join(sorted(ScriptDirectory.from_config(config).get_heads()))
+    heads = "+".join(sorted(ScriptDirectory.from_config(config).get_heads()))
+    digest = hashlib.sha256()
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"{heads}-{digest.hexdigest()[:8]}"
+
+
+def heads(key: str) -> set[str]:
+    return set(key.split("-")[0].split("+"))
 
 
 def index_path(items: int, cache: Path | None = None) -> Path:
@@ -100,7 +110,7 @@ def stamped(url: str) -> set[str]:
 def cached_index(items: int, cache: Path | None = None) -> Path:
     """The SQLite index of ``items`` items for this schema, built (or rebuilt) when needed."""
     path = index_path(items, cache)
-    if path.exists() and stamped(f"sqlite:///{path}") != set(schema_key().split("+")):
+    if path.exists() and stamped(f"sqlite:///{path}") != heads(schema_key()):
         print(f"cached index {path} is at another schema: rebuilding", file=sys.stderr)
         path.unlink()
     if not path.exists():
@@ -186,13 +196,13 @@ def postgres_index(url: str, items: int) -> str:
     ``url`` names the server (its database is only where the bench connects to create others).
     """
     server = make_url(url)
-    name = f"bench_search_{items}_g{GENERATOR}_s{schema_key().replace('+', '_')}"
+    name = f"bench_search_{items}_g{GENERATOR}_s{schema_key().replace('+', '_').replace('-', '_')}"
     target = server.set(database=name).render_as_string(hide_password=False)
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
             exists = connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
-            if exists and stamped(target) != set(schema_key().split("+")):
+            if exists and stamped(target) != heads(schema_key()):
                 print(f"cached database {name} is at another schema: rebuilding", file=sys.stderr)
                 connection.execute(text(f'DROP DATABASE "{name}"'))
                 exists = None
