@@ -50,7 +50,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from search import ACCOUNTS, build, index_path, p95, shapes  # noqa: E402
+from search import p95, shapes  # noqa: E402
+from search_data import ACCOUNTS, cached_index  # noqa: E402
 
 from archiver.config import parse_config  # noqa: E402
 from archiver.facets import CHANGED, state_facets  # noqa: E402
@@ -251,10 +252,7 @@ def measure(row: Row, cases: list[Any], page: Callable[[Any], object], domain: C
 
 
 def copied_index(items: int, folder: Path) -> Path:
-    cached = index_path(items)
-    if not cached.exists():
-        print(f"building a synthetic index of {items:,} items (cached for reruns)", file=sys.stderr)
-        build(cached, items)
+    cached = cached_index(items)  # bench/search.py's, for this schema
     copy = folder / "index.sqlite"
     shutil.copyfile(cached, copy)
     return copy

@@ -142,10 +142,15 @@ def _has_text(query: SearchQuery) -> bool:
     return bool(query.text and fts5_query(query.text))
 
 
-def _newest_first(session: Session) -> list[Any]:
+def _newest_first(session: Session, query: SearchQuery) -> list[Any]:
     # SQLite sorts NULL lowest, so DESC already puts undated items last and can walk the index.
     if session.get_bind().dialect.name == "sqlite":
         return [Item.posted_at.desc(), Item.id.desc()]
+    if query.captured_since or query.captured_until:
+        # The same order, spelled so PostgreSQL cannot walk ix_items_newest (migration 0030): items
+        # are captured soon after they are posted, so walking newest first to fill a page from a
+        # capture window reads every item posted since; the window's items are sorted instead.
+        return [Item.posted_at.is_(None), Item.posted_at.desc(), Item.id.desc()]
     return [Item.posted_at.desc().nulls_last(), Item.id.desc()]
 
 
@@ -235,7 +240,7 @@ def _ordered(session: Session, query: SearchQuery) -> tuple[Select[Any], bool]:
     """The ids the query matches in result order, and whether rows may repeat an item."""
     conditions = _filters(session, query)
     if not _has_text(query):
-        return select(Item.id).where(*conditions).order_by(*_newest_first(session)), False
+        return select(Item.id).where(*conditions).order_by(*_newest_first(session, query)), False
     if session.get_bind().dialect.name == "sqlite":
         return _sqlite_matches(query, conditions), True
     return postgres.matching_versions(query.text or "", conditions).with_only_columns(Version.item_id), True

@@ -140,27 +140,22 @@ def ranked_items(session: Session, phrases: list[str], conditions: list[ColumnEl
         expected = filtered * math.prod(hits / rows for hits in dict(zip(words, holding, strict=True)).values())
         if expected > MAX_MATCHES:
             return None
-        # FTS5 hands over the rarest word's matches unranked; each is checked against the filtered
+        # FTS5 merges the words' doclists unranked; each match is checked against the filtered
         # versions, which SQLite reads once into a temporary index ("+ 0" keeps FTS5 from taking
-        # the list as rowid lookups, each of which would rerun the whole query). Merging in the
-        # other words' doclists would read every row holding a common word (40% of the index);
-        # the few candidates' own tokens tell instead whether they hold the other words.
-        rarest = min(range(len(words)), key=holding.__getitem__)
-        driver = f'"{phrases[rarest]}"' if filtered * holding[rarest] / rows <= MAX_MATCHES else fts_query
+        # the list as rowid lookups, each of which would rerun the whole query).
         versions = select(Version.id).join(Item, Item.id == Version.item_id).where(*conditions)
-        in_text = select(_FTS.c.rowid).where(_FTS.c.versions_fts.op("MATCH")(driver),
+        in_text = select(_FTS.c.rowid).where(_FTS.c.versions_fts.op("MATCH")(fts_query),
                                              (_FTS.c.rowid + 0).in_(versions))
         texts: dict[int, str] = {}
         owners: dict[int, int] = {}
         for version_id, item_id, words_text in session.execute(
                 select(Version.id, Version.item_id, Version.text).where(Version.id.in_(in_text))):
             texts[version_id], owners[version_id] = words_text, item_id
-        lengths, frequencies = tokens.counts(texts, words) if texts else ({}, {})
+        if not texts:
+            return []
+        lengths, frequencies = tokens.counts(texts, words)
     finally:
         tokens.close()
-    # Every word, as the index's tokenizer gives it, occurs in a match (what FTS5's MATCH checks).
-    texts = {key: value for key, value in texts.items() if all(frequencies.get((key, w)) for w in words)}
-    lengths = {key: lengths[key] for key in texts}
     scores = _bm25(lengths, frequencies, words, holding, rows, total_tokens)
     order = sorted(texts, key=lambda version_id: (scores[version_id], version_id))
     return list(dict.fromkeys(owners[version_id] for version_id in order))
