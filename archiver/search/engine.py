@@ -311,23 +311,31 @@ def _page_ids(session: Session, query: SearchQuery, stop: int) -> tuple[list[int
     """The first ``stop`` ids in result order, and the count (exact, or a lower bound)."""
     statement, repeats = _ordered(session, query)
     if repeats and session.get_bind().dialect.name != "sqlite":
-        # Items of the slices read: all of them when exhausted, else at least as many match.
-        found, seen, exhausted = postgres.page_ids(session, query.text or "", _filters(session, query), stop,
-                                                    query.offset)
-        # A count past the cap is reported as one (as counting would), even where every match was read.
-        exhausted = exhausted and (seen < stop or seen <= COUNT_CAP)
-    elif repeats:
-        known: set[int] = set()
+        return _postgres_page(session, query, stop)
+    known: set[int] = set()
+    if repeats:
         found, exhausted = _distinct(_id_rows(session, query, query.offset, known), stop)
-        seen = len(known)
     else:
         found = list(session.scalars(statement.limit(stop)))
-        exhausted, seen = len(found) < stop, 0
+        exhausted = len(found) < stop
     if exhausted:  # the page read every match, so the count is known without another query
-        return found, max(len(found), seen), True
-    if seen > COUNT_CAP:  # ranking already saw more items than a count reports
+        return found, len(found), True
+    if len(known) > COUNT_CAP:  # ranking already saw more items than a count reports
         return found, max(COUNT_CAP, stop), False
     total, exact = _count(session, query)
+    return found, (max(total, stop) if not exact else total), exact
+
+
+def _postgres_page(session: Session, query: SearchQuery, stop: int) -> tuple[list[int], int, bool]:
+    """As _page_ids, for text on PostgreSQL: a count goes on from the slices the page read."""
+    conditions = _filters(session, query)
+    walk = postgres.page_ids(session, query.text or "", conditions, stop, query.offset)
+    found, seen = list(walk.placed)[:stop], len(walk.placed)
+    if walk.exhausted and (seen < stop or seen <= COUNT_CAP):  # every match read: the count is known
+        return found, seen, True
+    if seen > COUNT_CAP:  # past the cap, reported as counting would
+        return found, max(COUNT_CAP, stop), False
+    total, exact = postgres.count(session, query.text or "", conditions, COUNT_CAP, walk)
     return found, (max(total, stop) if not exact else total), exact
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
@@ -29,10 +30,12 @@ from sqlalchemy.orm import Session
 
 from archiver.index.models import Item, Version
 
-# Versions ranked together: ts_rank costs a few microseconds each, so a slice takes ~10 ms.
-RANK_SLICE = 5_000
+# Versions ranked together: a slice of a common word costs ~10 ms (reading ~3,000 versions, ranking
+# 2,000); much larger ones make the planner bring in parallel workers, slower on a busy server.
+RANK_SLICE = 2_000
 # ... but for a phrase: the GIN index cannot check word positions, so its newest matches are found
-# by reading the newest versions, ~100 for each match of two common words.
+# by reading the newest versions, ~100 for each match of two common words. About the count cap:
+# a first page then needs no count of its own.
 PHRASE_SLICE = 1_000
 _PHRASE = re.compile(r'"[^"]*\w\W+\w[^"]*"')
 _VECTOR = literal_column("versions.search_vector")
@@ -94,48 +97,64 @@ def all_ids(session: Session, user_text: str, conditions: list[ColumnElement[boo
     return list(ranked_ids(rows, size))
 
 
+@dataclass
+class Walk:
+    """How far a search read: the matching items seen (in result order, as far as ranked), and the
+    lowest version id read (None: every match was read)."""
+
+    placed: dict[int, None] = field(default_factory=dict)
+    upper: int | None = None
+    exhausted: bool = False
+
+
 def page_ids(session: Session, user_text: str, conditions: list[ColumnElement[bool]], stop: int,
-             skip: int = 0) -> tuple[list[int], int, bool]:
-    """The first ``stop`` items in result order; how many items the slices read hold; and whether
-    those were every match (then that number is the exact count).
+             skip: int = 0) -> Walk:
+    """Matching items in result order, slice by slice, until ``stop`` are placed or none are left.
 
     The first ``skip`` items may come in any order (they precede the caller's page): a slice whose
     items all fall among them is placed without ranking.
     """
     size = slice_size(user_text)
-    placed: dict[int, None] = {}
-    upper: int | None = None
+    walk = Walk()
     while True:
-        bounds = [Version.id < upper] if upper is not None else []
-        if len(placed) < skip:
-            rows = session.connection().execute(matching_versions(user_text, [*conditions, *bounds])
-                                   .order_by(Version.id.desc()).limit(size)).all()
-            new = dict.fromkeys(item_id for _, item_id in rows if item_id not in placed)
-            if len(placed) + len(new) <= skip and len(rows) == size:
-                placed.update(new)
-                upper = rows[-1][0]
+        bounds = [Version.id < walk.upper] if walk.upper is not None else []
+        if len(walk.placed) < skip:
+            rows = _newest(session, user_text, [*conditions, *bounds], size)
+            new = dict.fromkeys(item_id for _, item_id in rows if item_id not in walk.placed)
+            if len(walk.placed) + len(new) <= skip and len(rows) == size:
+                walk.placed.update(new)
+                walk.upper = rows[-1][0]
                 continue
             if rows:  # this slice holds the page's first items: rank the same versions
                 bounds.append(Version.id >= rows[-1][0])
         rows = session.connection().execute(_ranked_rows(user_text, [*conditions, *bounds]).limit(size)).all()
-        for item_id in rank_slice(rows, placed):
-            placed[item_id] = None
-        if len(rows) < size or len(placed) >= stop:
-            return list(islice(placed, stop)), len(placed), len(rows) < size
-        upper = rows[-1][0]
+        walk.placed.update(dict.fromkeys(rank_slice(rows, walk.placed)))
+        walk.exhausted = len(rows) < size
+        walk.upper = None if walk.exhausted else rows[-1][0]
+        if walk.exhausted or len(walk.placed) >= stop:
+            return walk
 
 
-def count(session: Session, user_text: str, conditions: list[ColumnElement[bool]], cap: int) -> tuple[int, bool]:
-    """Matching items, counted up to ``cap`` (then: cap, not exact), newest versions first, unranked."""
-    seen: set[int] = set()
-    upper: int | None = None
+def _newest(session: Session, user_text: str, conditions: list[ColumnElement[bool]], limit: int) -> list[Any]:
+    """(version id, item id) of the ``limit`` newest matching versions, unranked."""
+    return list(session.connection().execute(
+        matching_versions(user_text, conditions).order_by(Version.id.desc()).limit(limit)).all())
+
+
+def count(session: Session, user_text: str, conditions: list[ColumnElement[bool]], cap: int,
+          walk: Walk | None = None) -> tuple[int, bool]:
+    """Matching items, counted up to ``cap`` (then: cap, not exact), newest versions first, unranked;
+    going on from where ``walk`` (a page's slices) stopped."""
+    seen = set(walk.placed) if walk else set()
+    upper = walk.upper if walk else None
+    if walk and walk.exhausted:
+        return min(len(seen), cap), len(seen) <= cap
     while len(seen) <= cap:
-        bounded = [Version.id < upper] if upper is not None else []
-        rows = session.connection().execute(matching_versions(user_text, [*conditions, *bounded])
-                               .order_by(Version.id.desc()).limit(RANK_SLICE)).all()
+        # Each version adds at most one item: read no more than could reach past the cap.
+        step = max(cap + 1 - len(seen), 100)
+        rows = _newest(session, user_text, [*conditions, *([Version.id < upper] if upper is not None else [])], step)
         seen.update(item_id for _, item_id in rows)
-        if len(rows) < RANK_SLICE:
+        if len(rows) < step:
             return min(len(seen), cap), len(seen) <= cap
         upper = rows[-1][0]
     return cap, False
-
