@@ -34,8 +34,8 @@ from archiver.index.models import Item, Version
 # 2,000); much larger ones make the planner bring in parallel workers, slower on a busy server.
 RANK_SLICE = 2_000
 # ... but for a phrase: the GIN index cannot check word positions, so its newest matches are found
-# by reading the newest versions, ~100 for each match of two common words. About the count cap:
-# a first page then needs no count of its own.
+# by reading the newest versions, ~100 for each match of two common words (a count, going on from
+# the page's slices, reads on to the cap unranked).
 PHRASE_SLICE = 1_000
 _PHRASE = re.compile(r'"[^"]*\w\W+\w[^"]*"')
 _VECTOR = literal_column("versions.search_vector")
