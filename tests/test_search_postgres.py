@@ -136,3 +136,13 @@ def test_the_phrase_slice_is_chosen_by_quotes_of_several_words() -> None:
     assert search_postgres.slice_size('"bike lane" tax') == search_postgres.PHRASE_SLICE
     assert search_postgres.slice_size('"bike" lane') == search_postgres.RANK_SLICE
     assert search_postgres.slice_size("bike lane") == search_postgres.RANK_SLICE
+
+
+def test_the_search_indexes_exist_and_capture_windows_keep_newest_first(index: IndexDB) -> None:
+    with index.session() as session:
+        names = set(session.scalars(text("SELECT indexname FROM pg_indexes WHERE tablename = 'items'")))
+        assert {"ix_items_newest", "ix_items_author_trigrams"} <= names  # migration 0030
+        rows = session.execute(select(Item.id, Item.posted_at)).all()
+        newest = [i for i, _ in sorted(rows, key=lambda r: (r[1] is None, -(r[1] or DAY).timestamp(), -r[0]))]
+        for query in (SearchQuery(limit=500), SearchQuery(limit=500, captured_since=DAY - timedelta(days=1))):
+            assert [hit.item_id for hit in search(session, query).hits] == newest  # undated items last
