@@ -54,10 +54,12 @@ def slice_size(user_text: str) -> int:
     return PHRASE_SLICE if _PHRASE.search(user_text) else RANK_SLICE
 
 
-def matching_versions(user_text: str, conditions: list[ColumnElement[bool]]) -> Select[Any]:
-    """(version id, item id) of every version matching the words and the filters, unordered."""
-    return (select(Version.id, Version.item_id).join(Item, Item.id == Version.item_id)
-            .where(_VECTOR.op("@@")(tsquery(user_text)), *conditions))
+def matching_versions(user_text: str, conditions: list[ColumnElement[bool]],
+                      bounds: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
+    """(version id, item id) of every version matching the words and the filters (``conditions``, on
+    items; ``bounds`` on versions), unordered. Items are read only when there are filters."""
+    found = select(Version.id, Version.item_id).where(_VECTOR.op("@@")(tsquery(user_text)), *bounds)
+    return found.join(Item, Item.id == Version.item_id).where(*conditions) if conditions else found
 
 
 def _ranked_rows(user_text: str, conditions: list[ColumnElement[bool]]) -> Select[Any]:
@@ -119,7 +121,7 @@ def page_ids(session: Session, user_text: str, conditions: list[ColumnElement[bo
     while True:
         bounds = [Version.id < walk.upper] if walk.upper is not None else []
         if len(walk.placed) < skip:
-            rows = _newest(session, user_text, [*conditions, *bounds], size)
+            rows = _newest(session, user_text, conditions, walk.upper, size)
             new = dict.fromkeys(item_id for _, item_id in rows if item_id not in walk.placed)
             if len(walk.placed) + len(new) <= skip and len(rows) == size:
                 walk.placed.update(new)
@@ -135,10 +137,12 @@ def page_ids(session: Session, user_text: str, conditions: list[ColumnElement[bo
             return walk
 
 
-def _newest(session: Session, user_text: str, conditions: list[ColumnElement[bool]], limit: int) -> list[Any]:
-    """(version id, item id) of the ``limit`` newest matching versions, unranked."""
+def _newest(session: Session, user_text: str, conditions: list[ColumnElement[bool]], upper: int | None,
+            limit: int) -> list[Any]:
+    """(version id, item id) of the ``limit`` newest matching versions below ``upper``, unranked."""
+    bounds = [Version.id < upper] if upper is not None else []
     return list(session.connection().execute(
-        matching_versions(user_text, conditions).order_by(Version.id.desc()).limit(limit)).all())
+        matching_versions(user_text, conditions, bounds).order_by(Version.id.desc()).limit(limit)).all())
 
 
 def count(session: Session, user_text: str, conditions: list[ColumnElement[bool]], cap: int,
@@ -152,7 +156,7 @@ def count(session: Session, user_text: str, conditions: list[ColumnElement[bool]
     while len(seen) <= cap:
         # Each version adds at most one item: read no more than could reach past the cap.
         step = max(cap + 1 - len(seen), 100)
-        rows = _newest(session, user_text, [*conditions, *([Version.id < upper] if upper is not None else [])], step)
+        rows = _newest(session, user_text, conditions, upper, step)
         seen.update(item_id for _, item_id in rows)
         if len(rows) < step:
             return min(len(seen), cap), len(seen) <= cap
