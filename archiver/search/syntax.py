@@ -1,0 +1,229 @@
+"""What a person types as search words, parsed once for every face (CLI, web, cases, holds, exports)
+and translated for both engines (SQLite FTS5 and PostgreSQL full text), so a query means the same
+thing everywhere.
+
+    budget hearing        every word must occur (in any version of an item)
+    "bike lane"           a phrase: the words in this order, next to each other
+    budget OR levy        either; OR binds tighter than the spaces between words, so
+                          ``budget OR levy hearing`` is (budget or levy) and hearing
+    -parking -"bike lane" leave out items holding the word or phrase (not on its own)
+    budg*                 words that begin with budg (at least 2 letters or digits before *)
+
+Terms go to each engine whole, so its own tokenizer splits ``e-mail`` or ``city.gov`` the way it
+split the archived text. Words PostgreSQL does not index (its English stop words: "the", "of", …)
+are left out on both engines, with a note, so the engines agree. Anything else that looks like
+search syntax (NOT, parentheses, ``author:``, a lone or inner ``*``) is refused with a hint,
+never guessed at. Words that are only punctuation (``"``) search for nothing: such a query
+matches nothing, and says so, rather than every item.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache, reduce
+from typing import Any
+
+from sqlalchemy import ColumnElement, func
+
+MIN_PREFIX = 2  # letters or digits before a *: "b*" would read most of the index
+TEXT_CONFIG = "english"  # what versions.search_vector is built with (migration 0001)
+# PostgreSQL's English stop words (share/tsearch_data/english.stop): its index holds none of them.
+_STOP = """
+a about above after again against all am an and any are as at be because been before being below between both
+but by can did do does doing don down during each few for from further had has have having he her here hers
+herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on
+once only or other our ours ourselves out over own same she should so some such t than that the their theirs
+them themselves then there these they this those through to too under until up very was we were what when where
+which while who whom why will with you your yours yourself yourselves s
+"""
+STOP_WORDS = frozenset(_STOP.split())
+# What other search boxes offer as fields; here these are filters (--author, --account, …).
+_FIELDS = re.compile(r"^(author|account|from|by|user|platform|kind|state|site|in|is):.", re.IGNORECASE)
+# A quote without its closing quote is punctuation, as it was before phrases were parsed.
+_TOKEN = re.compile(r'(?P<neg>-?)"(?P<phrase>[^"]*)"|(?P<word>[^\s"]+)')
+_WORD = re.compile(r"[^\W_]+")  # a run of letters or digits: what both tokenizers index as (part of) a word
+_HINT = 'e.g. budget "bike lane" -parking, budget OR levy, budg*'
+
+
+class QueryError(ValueError):
+    """A search that cannot run as asked; the message is one line: what is wrong, then how to fix it."""
+
+
+@dataclass(frozen=True)
+class Term:
+    text: str  # as typed, less quotes, - and *: each engine's tokenizer splits it as it split the text
+    prefix: bool = False  # the last word is the start of words (budg*)
+
+    def fts5(self) -> str:
+        return f'"{self.text}"' + (" *" if self.prefix else "")
+
+    def tsquery(self) -> ColumnElement[Any]:
+        if not self.prefix:
+            return func.phraseto_tsquery(TEXT_CONFIG, self.text)
+        head, last = self.text[:self.text.rfind(" ") + 1].strip(), self.text.rsplit(" ", 1)[-1]
+        # A stop word is not in the English dictionary's output, so its start is looked up as is.
+        start = func.to_tsquery("simple" if last.lower() in STOP_WORDS else TEXT_CONFIG, f"{last}:*")
+        return func.tsquery_phrase(func.phraseto_tsquery(TEXT_CONFIG, head), start) if head else start
+
+
+@dataclass(frozen=True)
+class Parsed:
+    required: tuple[tuple[Term, ...], ...] = ()  # each group must match: one of its terms (OR)
+    excluded: tuple[Term, ...] = ()  # none of these may match
+    notes: tuple[str, ...] = ()  # what a person should know: words left out, nothing to search for
+
+    @property
+    def matches_nothing(self) -> bool:
+        return not self.required
+
+    def plain_phrases(self) -> list[str]:
+        """The terms when the query is only words and phrases that must all occur, else [].
+
+        The SQLite ranking shortcuts (search/phrase.py, search/filtered.py) rank such queries only.
+        """
+        plain = not self.excluded and all(len(group) == 1 and not group[0].prefix for group in self.required)
+        return [group[0].text for group in self.required] if plain else []
+
+    def shown(self) -> list[str]:
+        """Words and phrases to mark in what was found (not those left out)."""
+        return [term.text for group in self.required for term in group]
+
+    def fts5(self) -> str:
+        """The query for FTS5 ("" when it matches nothing).
+
+        >>> parse('main street "bike lane"').fts5()
+        '"main" "street" "bike lane"'
+        >>> parse('budget OR levy budg* -"bike lane"').fts5()
+        '("budget" OR "levy") "budg" * NOT ("bike lane")'
+        """
+        groups = [group[0].fts5() if len(group) == 1 else "(" + " OR ".join(t.fts5() for t in group) + ")"
+                  for group in self.required]
+        found = " ".join(groups)
+        if not self.excluded or not found:
+            return found
+        # NOT binds tighter than the implicit AND in FTS5: a b NOT c is a AND (b NOT c), the same set.
+        return found + " NOT (" + " OR ".join(t.fts5() for t in self.excluded) + ")"
+
+    def tsquery(self) -> ColumnElement[Any]:
+        """The query for PostgreSQL, built from each term's own tsquery (never from user text as syntax)."""
+        groups = [reduce(func.tsquery_or, [t.tsquery() for t in group]) for group in self.required]
+        found = reduce(func.tsquery_and, groups) if groups else func.to_tsquery(TEXT_CONFIG, "")
+        if not self.excluded:
+            return found
+        return func.tsquery_and(found, func.tsquery_not(reduce(func.tsquery_or, [t.tsquery() for t in self.excluded])))
+
+
+@dataclass
+class _Raw:
+    """A term as typed, before common words and punctuation are taken out."""
+    text: str
+    prefix: bool
+    excluded: bool
+    shown: str
+
+
+def _quoted(text: str) -> str:
+    text = " ".join(text.split())
+    return "'" + (text if len(text) <= 40 else text[:39] + "…") + "'"
+
+
+def _prefix(text: str, shown: str) -> tuple[str, bool]:
+    """The text without a final *, and whether it had one; refuses a * anywhere else."""
+    if "*" not in text:
+        return text, False
+    body = text[:-1]
+    last = body.rsplit(" ", 1)[-1]
+    if not text.endswith("*") or "*" in body:
+        raise QueryError(f"{_quoted(shown)}: * only ends a word (budg* finds budget, budgets); "
+                         "inner or leading * is not supported")
+    if not _WORD.fullmatch(last) or len(last) < MIN_PREFIX:
+        if not body.strip():
+            raise QueryError("'*' alone is no search: to list everything leave the words out and use filters, "
+                             "or end a word with * (budg*)")
+        raise QueryError(f"{_quoted(shown)}: a word ending in * needs at least {MIN_PREFIX} letters or digits "
+                         "and no punctuation before the * (budg*)")
+    return body, True
+
+
+def _raw_terms(text: str) -> list[list[_Raw]]:
+    """Groups of terms joined by OR, as typed; syntax that is not supported is refused here."""
+    groups: list[list[_Raw]] = []
+    joining = False  # the last token was OR
+    for found in _TOKEN.finditer(text):
+        word, shown = found.group("word"), found.group(0)
+        if word in ("OR", "AND", "NOT"):
+            if word == "NOT":
+                raise QueryError("NOT is not supported: put - before a word or phrase to leave it out "
+                                 "(budget -parking)")
+            if word == "OR":
+                if joining or not groups:
+                    raise QueryError("OR goes between two words or phrases (budget OR levy)")
+                joining = True
+            continue  # AND says what spaces already say
+        if word is not None and ("(" in word or ")" in word):
+            raise QueryError(f"{_quoted(word)}: parentheses are not supported; OR binds tighter than spaces, so "
+                             "budget OR levy hearing means (budget OR levy) hearing")
+        if word is not None and _FIELDS.match(word.lstrip("-")):
+            raise QueryError(f"{_quoted(word)}: fields are not search words; use the filters instead "
+                             "(--account, --author, --platform, --kind, --state)")
+        if word is not None:
+            excluded = word.startswith("-") and len(word) > 1
+            body = word[1:] if excluded else word
+        else:
+            excluded, body = bool(found.group("neg")), " ".join(found.group("phrase").split())
+        body, prefix = _prefix(body.strip(), shown)
+        term = _Raw(body, prefix, excluded, shown)
+        if joining:
+            if excluded or groups[-1][0].excluded:
+                raise QueryError("OR joins words or phrases to find, not ones left out: "
+                                 "-parking -garage leaves out both")
+            groups[-1].append(term)
+            joining = False
+        else:
+            groups.append([term])
+    if joining:
+        raise QueryError("OR goes between two words or phrases (budget OR levy)")
+    return groups
+
+
+def _searchable(raw: _Raw, common: list[str]) -> Term | None:
+    """The term without leading and trailing common words or punctuation; None if nothing is left."""
+    words = list(_WORD.finditer(raw.text))
+    last = len(words) - 1
+    kept = [n for n, w in enumerate(words) if w.group().lower() not in STOP_WORDS or (raw.prefix and n == last)]
+    if not kept:
+        common.extend(w.group() for w in words)
+        return None
+    return Term(raw.text[words[kept[0]].start():words[kept[-1]].end()], raw.prefix)
+
+
+@lru_cache(maxsize=512)
+def parse(text: str) -> Parsed:
+    """The query ``text`` asks for; raises QueryError (one line with a hint) when it cannot be run.
+
+    >>> parse('budget OR levy -parking').required[0]
+    (Term(text='budget', prefix=False), Term(text='levy', prefix=False))
+    >>> parse('"').matches_nothing
+    True
+    """
+    common: list[str] = []
+    required: list[tuple[Term, ...]] = []
+    excluded: list[Term] = []
+    for group in _raw_terms(text):
+        terms = [term for term in (_searchable(raw, common) for raw in group) if term is not None]
+        if group[0].excluded:
+            excluded.extend(terms)
+        elif terms:
+            required.append(tuple(dict.fromkeys(terms)))
+    if excluded and not required:
+        raise QueryError("say what to find as well as what to leave out (budget -parking); "
+                         "to list everything except some words, use filters instead")
+    notes = []
+    if common:
+        left = ", ".join(dict.fromkeys(word.lower() for word in common))
+        notes.append(f"left out words too common to search for: {left}")
+    if not required:
+        notes.append(f"no words to search for in {_quoted(text)}, so nothing matches; to list everything "
+                     f"leave the words out and use filters ({_HINT})")
+    return Parsed(tuple(required), tuple(dict.fromkeys(excluded)), tuple(notes))
