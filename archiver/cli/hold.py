@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from sqlalchemy import select
 
 from archiver import audit
-from archiver.cli.app import EXIT_OK, App, Failure, moment, print_json, print_table
+from archiver.cli.app import EXIT_OK, App, Failure, UsageError, moment, print_json, print_table
 from archiver.retention import holds
 from archiver.retention.models import LegalHold
+from archiver.search import QueryError, parse
+from archiver.search.syntax import WORDS_HELP
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -20,7 +23,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     create.add_argument("--account", action="append", default=[], help="account name (repeatable)")
     create.add_argument("--since", type=moment, help="posted on or after (2026-03-01 or ISO time, UTC)")
     create.add_argument("--until", type=moment, help="posted before")
-    create.add_argument("--query", help="words that must occur (as in search)")
+    create.add_argument("--query", help=WORDS_HELP)
     create.add_argument("--item", action="append", default=[], help="an item, ACCOUNT:PLATFORM-ID (repeatable)")
     create.set_defaults(handler=run_create)
     listing = actions.add_parser("list", help="every hold, active and released")
@@ -43,7 +46,11 @@ def run_create(app: App, args: argparse.Namespace) -> int:
             hold = holds.create(session, args.matter, criteria, audit.actor())
         except holds.HoldError as exc:
             raise Failure(str(exc)) from None
+        except QueryError as exc:
+            raise UsageError(str(exc)) from None
         row = holds.summary(session, hold)
+    for note in parse(args.query).notes if args.query else ():
+        print(f"archiver: note: {note}", file=sys.stderr)
     turned_on, _ = holds.sync_store_flags(app.db, app.storage)
     print(f"hold {row['id']} ({row['matter']}): {row['items']} item(s) frozen; "
           f"{len(turned_on)} WARC object(s) newly under legal hold")

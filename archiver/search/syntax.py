@@ -42,8 +42,11 @@ STOP_WORDS = frozenset(_STOP.split())
 _FIELDS = re.compile(r"^(author|account|from|by|user|platform|kind|state|site|in|is):.", re.IGNORECASE)
 # A quote without its closing quote is punctuation, as it was before phrases were parsed.
 _TOKEN = re.compile(r'(?P<neg>-?)"(?P<phrase>[^"]*)"|(?P<word>[^\s"]+)')
+# How the words are written, for --help and the web form.
+WORDS_HELP = ('words that must all occur; "a phrase"; budget OR levy (either; OR binds tighter than spaces); '
+              '-word or -"a phrase" leaves items out (put -- before a query starting with -); '
+              'budg* finds words that begin so (2+ letters)')
 _WORD = re.compile(r"[^\W_]+")  # a run of letters or digits: what both tokenizers index as (part of) a word
-_HINT = 'e.g. budget "bike lane" -parking, budget OR levy, budg*'
 
 
 class QueryError(ValueError):
@@ -224,6 +227,6 @@ def parse(text: str) -> Parsed:
         left = ", ".join(dict.fromkeys(word.lower() for word in common))
         notes.append(f"left out words too common to search for: {left}")
     if not required:
-        notes.append(f"no words to search for in {_quoted(text)}, so nothing matches; to list everything "
-                     f"leave the words out and use filters ({_HINT})")
+        notes.append(f"no words to search for in {_quoted(text)}, so nothing matches "
+                     "(to list everything, leave the words out)")
     return Parsed(tuple(required), tuple(dict.fromkeys(excluded)), tuple(notes))
