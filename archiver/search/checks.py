@@ -14,13 +14,17 @@ from sqlalchemy.orm import Session
 
 from archiver.index.models import Account
 from archiver.search.engine import SearchQuery
-from archiver.search.syntax import QueryError, parse
+from archiver.search.syntax import QueryError, common_words, parse
 
 
 def check_query(session: Session, query: SearchQuery, configured: Sequence[str]) -> list[str]:
     """Notes to show with the results (words left out, nothing to search for); raises QueryError
     (one line with a hint) when the query cannot run as asked."""
-    notes = list(parse(query.text).notes) if query.text else []
+    parsed = parse(query.text) if query.text else None
+    notes = list(parsed.notes) if parsed else []
+    common = common_words(parsed) if parsed and session.get_bind().dialect.name == "postgresql" else []
+    if common:
+        notes.append(f"PostgreSQL does not index words as common as {', '.join(common)}; this search ignores them")
     if query.accounts:
         archived = session.scalars(select(Account.name).where(Account.name.in_(query.accounts)))
         known = set(configured) | set(archived)

@@ -10,8 +10,8 @@ thing everywhere.
     budg*                 words that begin with budg (at least 2 letters or digits before *)
 
 Terms go to each engine whole, so its own tokenizer splits ``e-mail`` or ``city.gov`` the way it
-split the archived text. Words PostgreSQL does not index (its English stop words: "the", "of", …)
-are left out on both engines, with a note, so the engines agree. Anything else that looks like
+split the archived text (PostgreSQL's index leaves out very common words, "the", "of": see
+``common_words``). Anything else that looks like
 search syntax (NOT, parentheses, ``author:``, a lone or inner ``*``) is refused with a hint,
 never guessed at. Words that are only punctuation (``"``) search for nothing: such a query
 matches nothing, and says so, rather than every item.
@@ -190,15 +190,22 @@ def _raw_terms(text: str) -> list[list[_Raw]]:
     return groups
 
 
-def _searchable(raw: _Raw, common: list[str]) -> Term | None:
-    """The term without leading and trailing common words or punctuation; None if nothing is left."""
+def _searchable(raw: _Raw) -> Term | None:
+    """The term without leading and trailing punctuation; None if it is only punctuation."""
     words = list(_WORD.finditer(raw.text))
-    last = len(words) - 1
-    kept = [n for n, w in enumerate(words) if w.group().lower() not in STOP_WORDS or (raw.prefix and n == last)]
-    if not kept:
-        common.extend(w.group() for w in words)
+    if not words:
         return None
-    return Term(raw.text[words[kept[0]].start():words[kept[-1]].end()], raw.prefix)
+    return Term(raw.text[words[0].start():words[-1].end()], raw.prefix)
+
+
+def common_words(parsed: Parsed) -> list[str]:
+    """The query's words that PostgreSQL's index leaves out (its English stop words), which there
+    match nothing while SQLite finds them: a note for people searching on PostgreSQL."""
+    found: list[str] = []
+    for term in [term for group in parsed.required for term in group] + list(parsed.excluded):
+        words = [word.lower() for word in _WORD.findall(term.text)]
+        found += words[:-1] if term.prefix else words  # a prefix is looked up as it is (Term.tsquery)
+    return list(dict.fromkeys(word for word in found if word in STOP_WORDS))
 
 
 @lru_cache(maxsize=512)
@@ -210,11 +217,10 @@ def parse(text: str) -> Parsed:
     >>> parse('"').matches_nothing
     True
     """
-    common: list[str] = []
     required: list[tuple[Term, ...]] = []
     excluded: list[Term] = []
     for group in _raw_terms(text):
-        terms = [term for term in (_searchable(raw, common) for raw in group) if term is not None]
+        terms = [term for term in (_searchable(raw) for raw in group) if term is not None]
         if group[0].excluded:
             excluded.extend(terms)
         elif terms:
@@ -223,9 +229,6 @@ def parse(text: str) -> Parsed:
         raise QueryError("say what to find as well as what to leave out (budget -parking); "
                          "to list everything except some words, use filters instead")
     notes = []
-    if common:
-        left = ", ".join(dict.fromkeys(word.lower() for word in common))
-        notes.append(f"left out words too common to search for: {left}")
     if not required:
         notes.append(f"no words to search for in {_quoted(text)}, so nothing matches "
                      "(to list everything, leave the words out)")
