@@ -18,7 +18,12 @@ DAY = datetime(2026, 1, 1, tzinfo=UTC)
 
 def text_index(path: Path, items: Iterator[tuple[datetime, list[str]]]) -> IndexDB:
     """An SQLite index at ``path`` holding one item per (posted time, version texts)."""
-    db = open_index(f"sqlite:///{path}")
+    return text_index_at(f"sqlite:///{path}", items)
+
+
+def text_index_at(url: str, items: Iterator[tuple[datetime, list[str]]]) -> IndexDB:
+    """The same in the index at ``url`` (SQLite or PostgreSQL)."""
+    db = open_index(url)
     with db.session() as session:
         accounts = [Account(name=name, platform="rss", platform_account_id=name, cursor={}, created_at=DAY)
                     for name in ("mayor", "parks")]

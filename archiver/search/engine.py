@@ -100,6 +100,8 @@ def _filters(session: Session, query: SearchQuery) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if query.text is not None and not _has_text(query):  # only punctuation ("): nothing, never everything
         conditions.append(false())
+    if query.text is not None and parse(query.text).excluded:
+        conditions.append(Item.id.not_in(_holding_excluded(session, query.text)))
     if query.accounts or query.platforms:
         accounts = select(Account.id)
         if query.accounts:
@@ -122,6 +124,16 @@ def _filters(session: Session, query: SearchQuery) -> list[ColumnElement[bool]]:
     if query.author:
         conditions.append(_author_matches(session, query.author))
     return conditions
+
+
+def _holding_excluded(session: Session, text: str) -> Select[Any]:
+    """Items with a version holding a word or phrase the query leaves out (-word): left out whole, so
+    neither an earlier version without the word nor the engine's NOT (per version) brings them back."""
+    parsed = parse(text)
+    if session.get_bind().dialect.name == "sqlite":
+        versions = select(_FTS.c.rowid).where(_FTS.c.versions_fts.op("MATCH")(parsed.fts5_excluded()))
+        return select(Version.item_id).where(Version.id.in_(versions))
+    return select(Version.item_id).where(literal_column("versions.search_vector").op("@@")(parsed.excluded_tsquery()))
 
 
 def _author_matches(session: Session, author: str) -> ColumnElement[bool]:

@@ -6,7 +6,7 @@ thing everywhere.
     "bike lane"           a phrase: the words in this order, next to each other
     budget OR levy        either; OR binds tighter than the spaces between words, so
                           ``budget OR levy hearing`` is (budget or levy) and hearing
-    -parking -"bike lane" leave out items holding the word or phrase (not on its own)
+    -parking -"bike lane" leave out items holding the word or phrase in any version (not on its own)
     budg*                 words that begin with budg (at least 2 letters or digits before *)
 
 Terms go to each engine whole, so its own tokenizer splits ``e-mail`` or ``city.gov`` the way it
@@ -85,36 +85,47 @@ class Parsed:
 
         The SQLite ranking shortcuts (search/phrase.py, search/filtered.py) rank such queries only.
         """
-        plain = not self.excluded and all(len(group) == 1 and not group[0].prefix for group in self.required)
+        plain = all(len(group) == 1 and not group[0].prefix for group in self.required)
         return [group[0].text for group in self.required] if plain else []
 
     def shown(self) -> list[str]:
         """Words and phrases to mark in what was found (not those left out)."""
         return [term.text for group in self.required for term in group]
 
+    # What to find, matched against each version; what is left out is matched against every version of
+    # an item (the engine's filters), so an edit that added a word left out leaves the item out too.
     def fts5(self) -> str:
-        """The query for FTS5 ("" when it matches nothing).
+        """What to find, as an FTS5 query ("" when nothing).
 
         >>> parse('main street "bike lane"').fts5()
         '"main" "street" "bike lane"'
         >>> parse('budget OR levy budg* -"bike lane"').fts5()
-        '("budget" OR "levy") "budg" * NOT ("bike lane")'
+        '("budget" OR "levy") AND "budg" *'
         """
         groups = [group[0].fts5() if len(group) == 1 else "(" + " OR ".join(t.fts5() for t in group) + ")"
                   for group in self.required]
-        found = " ".join(groups)
-        if not self.excluded or not found:
-            return found
-        # NOT binds tighter than the implicit AND in FTS5: a b NOT c is a AND (b NOT c), the same set.
-        return found + " NOT (" + " OR ".join(t.fts5() for t in self.excluded) + ")"
+        # FTS5 joins phrases by spaces, but a group in parentheses only by an explicit AND.
+        return (" AND " if any(len(group) > 1 for group in self.required) else " ").join(groups)
+
+    def fts5_excluded(self) -> str:
+        """What is left out, as an FTS5 query that finds it ("" when nothing is).
+
+        >>> parse('lane -bike -"bike lane"').fts5_excluded()
+        '"bike" OR "bike lane"'
+        """
+        return " OR ".join(term.fts5() for term in self.excluded)
 
     def tsquery(self) -> ColumnElement[Any]:
-        """The query for PostgreSQL, built from each term's own tsquery (never from user text as syntax)."""
-        groups = [reduce(func.tsquery_or, [t.tsquery() for t in group]) for group in self.required]
-        found = reduce(func.tsquery_and, groups) if groups else func.to_tsquery(TEXT_CONFIG, "")
-        if not self.excluded:
-            return found
-        return func.tsquery_and(found, func.tsquery_not(reduce(func.tsquery_or, [t.tsquery() for t in self.excluded])))
+        """What to find, for PostgreSQL, built from each term's own tsquery (user text is never syntax)."""
+        return _all_of([reduce(func.tsquery_or, [term.tsquery() for term in group]) for group in self.required])
+
+    def excluded_tsquery(self) -> ColumnElement[Any]:
+        """What is left out, for PostgreSQL: a tsquery that finds it."""
+        return reduce(func.tsquery_or, [term.tsquery() for term in self.excluded])
+
+
+def _all_of(queries: list[ColumnElement[Any]]) -> ColumnElement[Any]:
+    return reduce(func.tsquery_and, queries) if queries else func.to_tsquery(TEXT_CONFIG, "")
 
 
 @dataclass
