@@ -44,7 +44,7 @@ _FIELDS = re.compile(r"^(author|account|from|by|user|platform|kind|state|site|in
 _TOKEN = re.compile(r'(?P<neg>-?)"(?P<phrase>[^"]*)"|(?P<word>[^\s"]+)')
 # How the words are written, for --help and the web form.
 WORDS_HELP = ('words that must all occur; "a phrase"; budget OR levy (either; OR binds tighter than spaces); '
-              '-word or -"a phrase" leaves items out (put -- before a query starting with -); '
+              '-word or -"a phrase" leaves items out; '
               'budg* finds words that begin so (2+ letters)')
 _WORD = re.compile(r"[^\W_]+")  # a run of letters or digits: what both tokenizers index as (part of) a word
 
