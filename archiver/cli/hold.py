@@ -11,7 +11,7 @@ from archiver import audit
 from archiver.cli.app import EXIT_OK, App, Failure, UsageError, moment, print_json, print_table
 from archiver.retention import holds
 from archiver.retention.models import LegalHold
-from archiver.search import QueryError, parse
+from archiver.search import QueryError, SearchQuery, check_query
 from archiver.search.syntax import WORDS_HELP
 
 
@@ -41,15 +41,17 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 def run_create(app: App, args: argparse.Namespace) -> int:
     criteria = holds.HoldCriteria(tuple(args.account), args.since, args.until, args.query, tuple(args.item))
+    search = SearchQuery(text=args.query)  # accounts: holds.create names those not in the index (exit 1)
     with app.db.session() as session:
-        try:
+        try:  # the words checked as search checks them (one line, exit 2)
+            notes = check_query(session, search, [account.name for account in app.config.accounts])
             hold = holds.create(session, args.matter, criteria, audit.actor())
         except holds.HoldError as exc:
             raise Failure(str(exc)) from None
         except QueryError as exc:
             raise UsageError(str(exc)) from None
         row = holds.summary(session, hold)
-    for note in parse(args.query).notes if args.query else ():
+    for note in notes:
         print(f"archiver: note: {note}", file=sys.stderr)
     turned_on, _ = holds.sync_store_flags(app.db, app.storage)
     print(f"hold {row['id']} ({row['matter']}): {row['items']} item(s) frozen; "
