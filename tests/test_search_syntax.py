@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import archiver.search.filtered as search_filtered
+import archiver.search.phrase as search_phrase
 from archiver.index.db import IndexDB
-from archiver.search import QueryError, SearchQuery, matching_ids, parse, search
+from archiver.search import QueryError, SearchQuery, _filters, matching_ids, parse, search
 from archiver.search.syntax import common_words
 from archiver.web import users
 from archiver.web.app import Archive, create_app
@@ -42,6 +45,8 @@ FINDS = {
     "lane budget OR levy": {"i0", "i7"},
     'bike -"bike lane"': {"i1", "i8"},
     "lane -bike": {"i7"},
+    "budget -hearing": {"i2", "i7"},  # one word: SQLite ranks it filter-first (search/filtered.py)
+    '"bike lane" -tonight': {"i4"},  # one phrase: SQLite ranks it in Python (search/phrase.py)
     "lane -bike -quoted": set(),
     "budg*": {"i0", "i2", "i3", "i7"},
     '"bike la*"': {"i0", "i4"},
@@ -130,6 +135,26 @@ def test_each_query_finds_the_same_items_on_both_engines(index: IndexDB) -> None
     assert wrong == {}
     with index.session() as session, pytest.raises(QueryError):
         search(session, SearchQuery(text="b*"))  # the engine refuses what the faces refuse
+
+
+def test_sqlite_ranking_shortcuts_leave_out_what_fts5_leaves_out(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    db = text_index_at(f"sqlite:///{tmp_path / 'i.sqlite'}",
+                       iter([(DAY + timedelta(days=n), texts) for n, texts in enumerate(TEXTS * 3)]))
+    queries = ("budget -hearing", '"bike lane" -tonight', "bike -riders -plan")
+
+    def ranked() -> list[list[int]]:
+        with db.session() as session:
+            return [matching_ids(session, SearchQuery(text=text)) for text in queries]
+
+    with db.session() as session:  # the filter-first path takes the left-out words as its filter
+        assert search_filtered.ranked_items(session, ["budget"], _filters(session, SearchQuery(text=queries[0])),
+                                            '"budget"') is not None
+    fast = ranked()
+    monkeypatch.setattr(search_filtered, "MAX_CANDIDATES", -1)
+    monkeypatch.setattr(search_phrase, "RANK_IN_PYTHON", False)
+    assert fast == ranked() and [len(ids) for ids in fast] == [6, 3, 6]
+    db.dispose()
 
 
 def _workspace(workspace: Workspace, index_url: str) -> Workspace:
