@@ -15,7 +15,7 @@ import archiver.search.filtered as search_filtered
 import archiver.search.phrase as search_phrase
 from archiver.index.db import IndexDB
 from archiver.search import QueryError, SearchQuery, _filters, matching_ids, parse, search
-from archiver.search.syntax import common_words
+from archiver.search.syntax import MAX_TERMS, common_words
 from archiver.web import users
 from archiver.web.app import Archive, create_app
 from conftest import Workspace
@@ -135,6 +135,10 @@ def test_each_query_finds_the_same_items_on_both_engines(index: IndexDB) -> None
     assert wrong == {}
     with index.session() as session, pytest.raises(QueryError):
         search(session, SearchQuery(text="b*"))  # the engine refuses what the faces refuse
+    longest = " OR ".join(["budget", *(f"zz{n}" for n in range(MAX_TERMS - 2))]) + " -hearing"
+    assert _found(index, longest) == {"i2", "i7"}
+    with pytest.raises(QueryError, match="too many"):
+        parse(longest + " -one")
 
 
 def test_sqlite_ranking_shortcuts_leave_out_what_fts5_leaves_out(tmp_path: Path,

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache, reduce
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, func
 
 MIN_PREFIX = 2  # letters or digits before a *: "b*" would read most of the index
+MAX_TERMS = 200  # words and phrases in one query: more is a pasted document, not a search
 TEXT_CONFIG = "english"  # what versions.search_vector is built with (migration 0001)
 # PostgreSQL's English stop words (share/tsearch_data/english.stop): its index holds none of them.
 _STOP = """
@@ -117,15 +118,22 @@ class Parsed:
 
     def tsquery(self) -> ColumnElement[Any]:
         """What to find, for PostgreSQL, built from each term's own tsquery (user text is never syntax)."""
-        return _all_of([reduce(func.tsquery_or, [term.tsquery() for term in group]) for group in self.required])
+        if not self.required:
+            return func.to_tsquery(TEXT_CONFIG, "")
+        return _joined("tsquery_and", [_joined("tsquery_or", [term.tsquery() for term in group])
+                                       for group in self.required])
 
     def excluded_tsquery(self) -> ColumnElement[Any]:
         """What is left out, for PostgreSQL: a tsquery that finds it."""
-        return reduce(func.tsquery_or, [term.tsquery() for term in self.excluded])
+        return _joined("tsquery_or", [term.tsquery() for term in self.excluded])
 
 
-def _all_of(queries: list[ColumnElement[Any]]) -> ColumnElement[Any]:
-    return reduce(func.tsquery_and, queries) if queries else func.to_tsquery(TEXT_CONFIG, "")
+def _joined(operator: str, queries: list[ColumnElement[Any]]) -> ColumnElement[Any]:
+    """``queries`` joined two by two as a balanced tree: a chain 100 deep overflows SQLAlchemy's compiler."""
+    if len(queries) == 1:
+        return queries[0]
+    middle = len(queries) // 2
+    return getattr(func, operator)(_joined(operator, queries[:middle]), _joined(operator, queries[middle:]))
 
 
 @dataclass
@@ -198,6 +206,9 @@ def _raw_terms(text: str) -> list[list[_Raw]]:
             groups.append([term])
     if joining:
         raise QueryError("OR goes between two words or phrases (budget OR levy)")
+    if sum(len(group) for group in groups) > MAX_TERMS:
+        raise QueryError(f"{sum(len(group) for group in groups)} words and phrases are too many for one search "
+                         f"(at most {MAX_TERMS}); search for the few that matter, or use several searches")
     return groups
 
 
