@@ -212,6 +212,14 @@ def test_unknown_account_exits_2_naming_the_accounts(archive: Workspace) -> None
     assert kept.code == 0 and [i["item_id"] for i in kept.json()["items"]] == ["parks:i7"]
 
 
+def test_common_words_noted_where_postgresql_ignores_them(archive: Workspace) -> None:
+    found = archive.cli("search", "the budget", "--json")
+    on_postgresql = (archive.database_url or "").startswith("postgresql")
+    assert found.code == 0 and ("words as common as the;" in found.err) == on_postgresql, found.err
+    assert {item["item_id"] for item in found.json()["items"]} == (
+        {"mayor:i0", "mayor:i2", "parks:i7"} if on_postgresql else {"mayor:i0"})  # "the" only on SQLite
+
+
 def test_export_and_hold_select_what_search_finds(archive: Workspace) -> None:
     exported = archive.cli("export", "lib* OR levy -garages", "--format", "jsonl", "--out", str(archive.root / "x"))
     assert exported.code == 0, exported.err

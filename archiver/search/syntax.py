@@ -11,10 +11,9 @@ thing everywhere.
 
 Terms go to each engine whole, so its own tokenizer splits ``e-mail`` or ``city.gov`` the way it
 split the archived text (PostgreSQL's index leaves out very common words, "the", "of": see
-``common_words``). Anything else that looks like
-search syntax (NOT, parentheses, ``author:``, a lone or inner ``*``) is refused with a hint,
-never guessed at. Words that are only punctuation (``"``) search for nothing: such a query
-matches nothing, and says so, rather than every item.
+``common_words``). Anything else that looks like search syntax (NOT, parentheses, ``author:``,
+a lone or inner ``*``) is refused with a hint, never guessed at. Words that are only punctuation
+(``"``) search for nothing: such a query matches nothing, and says so, rather than every item.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ which while who whom why will with you your yours yourself yourselves s
 STOP_WORDS = frozenset(_STOP.split())
 # What other search boxes offer as fields; here these are filters (--author, --account, …).
 _FIELDS = re.compile(r"^(author|account|from|by|user|platform|kind|state|site|in|is):.", re.IGNORECASE)
-# A quote without its closing quote is punctuation, as it was before phrases were parsed.
+# A quote without its closing quote is punctuation (as the tokenizers take it).
 _TOKEN = re.compile(r'(?P<neg>-?)"(?P<phrase>[^"]*)"|(?P<word>[^\s"]+)')
 # How the words are written, for --help and the web form.
 WORDS_HELP = ('words that must all occur; "a phrase"; budget OR levy (either; OR binds tighter than spaces); '
@@ -75,16 +74,17 @@ class Term:
 class Parsed:
     required: tuple[tuple[Term, ...], ...] = ()  # each group must match: one of its terms (OR)
     excluded: tuple[Term, ...] = ()  # none of these may match
-    notes: tuple[str, ...] = ()  # what a person should know: words left out, nothing to search for
+    notes: tuple[str, ...] = ()  # what a person should know (that nothing is searched for)
 
     @property
     def matches_nothing(self) -> bool:
         return not self.required
 
     def plain_phrases(self) -> list[str]:
-        """The terms when the query is only words and phrases that must all occur, else [].
+        """The terms when what to find is only words and phrases that must all occur, else [].
 
-        The SQLite ranking shortcuts (search/phrase.py, search/filtered.py) rank such queries only.
+        The SQLite ranking shortcuts (search/phrase.py, search/filtered.py) rank such queries only;
+        what is left out is one of the filters there.
         """
         plain = all(len(group) == 1 and not group[0].prefix for group in self.required)
         return [group[0].text for group in self.required] if plain else []
@@ -138,11 +138,10 @@ def _joined(operator: str, queries: list[ColumnElement[Any]]) -> ColumnElement[A
 
 @dataclass
 class _Raw:
-    """A term as typed, before common words and punctuation are taken out."""
+    """A term as typed, before punctuation around it is taken out."""
     text: str
     prefix: bool
     excluded: bool
-    shown: str
 
 
 def _quoted(text: str) -> str:
@@ -168,36 +167,46 @@ def _prefix(text: str, shown: str) -> tuple[str, bool]:
     return body, True
 
 
+def _refuse_syntax(word: str) -> None:
+    """Refuse a word that is syntax of other search boxes, which this one does not take."""
+    if word == "NOT":
+        raise QueryError("NOT is not supported: put - before a word or phrase to leave it out (budget -parking)")
+    if "(" in word or ")" in word:
+        raise QueryError(f"{_quoted(word)}: parentheses are not supported; OR binds tighter than spaces, so "
+                         "budget OR levy hearing means (budget OR levy) hearing")
+    if _FIELDS.match(word.lstrip("-")):
+        raise QueryError(f"{_quoted(word)}: fields are not search words; use the filters instead "
+                         "(--account, --author, --platform, --kind, --state)")
+
+
+def _raw_term(found: re.Match[str]) -> _Raw:
+    """A word or quoted phrase, with its - and * read (and refused where they cannot be)."""
+    word = found.group("word")
+    if word is not None:
+        _refuse_syntax(word)
+        excluded = word.startswith("-") and len(word) > 1
+        body = word[1:] if excluded else word
+    else:
+        excluded, body = bool(found.group("neg")), " ".join(found.group("phrase").split())
+    body, prefix = _prefix(body.strip(), found.group(0))
+    return _Raw(body, prefix, excluded)
+
+
 def _raw_terms(text: str) -> list[list[_Raw]]:
     """Groups of terms joined by OR, as typed; syntax that is not supported is refused here."""
     groups: list[list[_Raw]] = []
     joining = False  # the last token was OR
     for found in _TOKEN.finditer(text):
-        word, shown = found.group("word"), found.group(0)
-        if word in ("OR", "AND", "NOT"):
-            if word == "NOT":
-                raise QueryError("NOT is not supported: put - before a word or phrase to leave it out "
-                                 "(budget -parking)")
-            if word == "OR":
-                if joining or not groups:
-                    raise QueryError("OR goes between two words or phrases (budget OR levy)")
-                joining = True
-            continue  # AND says what spaces already say
-        if word is not None and ("(" in word or ")" in word):
-            raise QueryError(f"{_quoted(word)}: parentheses are not supported; OR binds tighter than spaces, so "
-                             "budget OR levy hearing means (budget OR levy) hearing")
-        if word is not None and _FIELDS.match(word.lstrip("-")):
-            raise QueryError(f"{_quoted(word)}: fields are not search words; use the filters instead "
-                             "(--account, --author, --platform, --kind, --state)")
-        if word is not None:
-            excluded = word.startswith("-") and len(word) > 1
-            body = word[1:] if excluded else word
-        else:
-            excluded, body = bool(found.group("neg")), " ".join(found.group("phrase").split())
-        body, prefix = _prefix(body.strip(), shown)
-        term = _Raw(body, prefix, excluded, shown)
+        if found.group("word") == "AND":
+            continue  # says what spaces already say
+        if found.group("word") == "OR":
+            if joining or not groups:
+                raise QueryError("OR goes between two words or phrases (budget OR levy)")
+            joining = True
+            continue
+        term = _raw_term(found)
         if joining:
-            if excluded or groups[-1][0].excluded:
+            if term.excluded or groups[-1][0].excluded:
                 raise QueryError("OR joins words or phrases to find, not ones left out: "
                                  "-parking -garage leaves out both")
             groups[-1].append(term)
