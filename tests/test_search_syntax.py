@@ -19,7 +19,7 @@ from archiver.search.syntax import MAX_TERMS, common_words
 from archiver.web import users
 from archiver.web.app import Archive, create_app
 from conftest import Workspace
-from search_helpers import DAY, text_index_at
+from search_helpers import DAY, text_index
 from storage import open_storage
 from web_helpers import PASSWORD, csrf, signed_in
 
@@ -117,7 +117,7 @@ def test_common_words_postgresql_ignores() -> None:
 
 @pytest.fixture
 def index(index_url: str) -> Iterator[IndexDB]:
-    db = text_index_at(index_url, iter([(DAY + timedelta(days=n), texts) for n, texts in enumerate(TEXTS)]))
+    db = text_index(index_url, iter([(DAY + timedelta(days=n), texts) for n, texts in enumerate(TEXTS)]))
     yield db
     db.dispose()
 
@@ -143,7 +143,7 @@ def test_each_query_finds_the_same_items_on_both_engines(index: IndexDB) -> None
 
 def test_sqlite_ranking_shortcuts_leave_out_what_fts5_leaves_out(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    db = text_index_at(f"sqlite:///{tmp_path / 'i.sqlite'}",
+    db = text_index(tmp_path / "i.sqlite",
                        iter([(DAY + timedelta(days=n), texts) for n, texts in enumerate(TEXTS * 3)]))
     queries = ("budget -hearing", '"bike lane" -tonight', "bike -riders -plan")
 
@@ -165,7 +165,7 @@ def _workspace(workspace: Workspace, index_url: str) -> Workspace:
     """Both accounts in the index; only "mayor" in the config ("parks" was dropped, its items kept)."""
     workspace.database_url = index_url
     workspace.account("mayor", "http://127.0.0.1:9/mayor").write()
-    text_index_at(index_url, iter([(DAY + timedelta(days=n), texts) for n, texts in enumerate(TEXTS)])).dispose()
+    text_index(index_url, iter([(DAY + timedelta(days=n), texts) for n, texts in enumerate(TEXTS)])).dispose()
     return workspace
 
 
