@@ -144,7 +144,7 @@ def test_each_query_finds_the_same_items_on_both_engines(index: IndexDB) -> None
 def test_sqlite_ranking_shortcuts_leave_out_what_fts5_leaves_out(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     db = text_index(tmp_path / "i.sqlite",
-                       iter([(DAY + timedelta(days=n), texts) for n, texts in enumerate(TEXTS * 3)]))
+                    iter([(DAY + timedelta(days=n), texts) for n, texts in enumerate(TEXTS * 3)]))
     queries = ("budget -hearing", '"bike lane" -tonight', "bike -riders -plan")
 
     def ranked() -> list[list[int]]:
