@@ -14,6 +14,7 @@ import pytest
 import archiver.search.filtered as search_filtered
 import archiver.search.phrase as search_phrase
 from archiver.index.db import IndexDB
+from archiver.retention import holds
 from archiver.search import QueryError, SearchQuery, _filters, matching_ids, parse, search
 from archiver.search.syntax import MAX_TERMS, common_words
 from archiver.web import users
@@ -182,6 +183,7 @@ def test_request_add_of_punctuation_adds_nothing_and_says_so(archive: Workspace)
     assert archive.cli("request", "add", "PRR-1", " ").code == 1  # blank: no words, so say what to add
     found = archive.cli("search", '"', "--json")
     assert found.code == 0 and found.json()["items"] == [] and "nothing matches" in found.err
+    assert archive.cli("search", '"', "--counts", "--json").json() == []
     assert archive.cli("request", "add", "PRR-1", "budget OR levy lane").out.startswith("2 item(s) added")
     shown = archive.cli("request", "show", "PRR-1", "--json").json()
     assert sorted(m["item_id"] for m in shown["members"]) == ["mayor:i0", "parks:i7"]
@@ -231,6 +233,19 @@ def test_export_and_hold_select_what_search_finds(archive: Workspace) -> None:
     assert held.code == 0 and "2 item(s) frozen" in held.out, held.err
 
 
+def test_a_hold_whose_stored_words_are_now_refused_keeps_its_items(archive: Workspace,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    db = archive.index()  # in this process, no CLI: a command sets up logging afresh, past caplog
+    with db.session() as session:
+        hold = holds.create(session, "M-5", holds.HoldCriteria(query="budget"), "test")
+        hold.criteria = {**hold.criteria, "query": "NOT levy"}  # as an earlier version may have stored it
+    with db.session() as session:
+        assert holds.refresh(session) == {}  # the daemon's refresh goes on
+    db.dispose()
+    assert "no longer accepted" in caplog.text
+    assert archive.cli("hold", "show", "1", "--json").json()["members"] == ["mayor:i0", "mayor:i2", "parks:i7"]
+
+
 @pytest.fixture
 def web(archive: Workspace) -> Iterator[Any]:
     config = archive.config
@@ -250,6 +265,8 @@ def test_web_search_refuses_or_notes_as_the_cli_does(web: Any, archive: Workspac
     page = found.get_data(as_text=True)
     assert found.status_code == 200 and "2 items found" in page
     assert "/items/mayor:i0" in page and "/items/parks:i7" in page
+    left_out = web.get("/search", query_string={"q": "lane -bike"}).get_data(as_text=True)
+    assert "1 item found" in left_out and "/items/parks:i7" in left_out
     nothing = web.get("/search", query_string={"q": '"'})
     assert nothing.status_code == 200 and "nothing matches" in nothing.get_data(as_text=True)
     assert "0 items found" in nothing.get_data(as_text=True)
