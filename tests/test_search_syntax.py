@@ -4,6 +4,7 @@ engines, the CLI and the web app on SQLite and PostgreSQL, which must find the s
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -113,7 +114,8 @@ def test_ranking_shortcuts_see_only_plain_queries() -> None:
 
 
 def test_common_words_postgresql_ignores() -> None:
-    assert common_words(parse('the budget "bike and lane" -of the*')) == ["the", "and", "of"]
+    assert common_words(parse('the budget "bike and lane" -of')) == ["the", "and", "of"]
+    assert common_words(parse("and* budg*")) == ["and"]  # finds "android" there, but never "and"
 
 
 @pytest.fixture
@@ -140,6 +142,41 @@ def test_each_query_finds_the_same_items_on_both_engines(index: IndexDB) -> None
     assert _found(index, longest) == {"i2", "i7"}
     with pytest.raises(QueryError, match="too many"):
         parse(longest + " -one")
+
+
+# Words (no common ones: PostgreSQL does not index them), syntax and stray punctuation, for random queries.
+PIECES = ["budget", "lane", "bike", "levy", "parking", "garages", "hearing", "library", "parks", "plan", "quoted",
+          "OR", "AND", "-", "*", '"', "bud", "la", "e-mail", " ", " ", " "]
+
+
+def test_random_queries_find_the_same_items_on_both_engines(tmp_path: Path, postgres_url: str) -> None:
+    dbs = [text_index(url, iter([(DAY + timedelta(days=n), texts) for n, texts in enumerate(TEXTS)]))
+           for url in (f"sqlite:///{tmp_path / 'i.sqlite'}", postgres_url)]
+
+    def found(db: IndexDB, text: str) -> str | list[str]:
+        with db.session() as session:
+            try:
+                return sorted(hit.platform_id for hit in search(session, SearchQuery(text=text, limit=20)).hits)
+            except QueryError:
+                return "refused"
+
+    rng = random.Random(2)
+    queries = ["".join(rng.choice(PIECES) for _ in range(rng.randint(1, 7))) for _ in range(300)]
+    # The same items, or the same refusal, unless PostgreSQL's note says it ignores a common word.
+    queries = [text for text in queries if _refused(text) or not common_words(parse(text))]
+    differ = {text: (found(dbs[0], text), found(dbs[1], text)) for text in queries}
+    assert {text: pair for text, pair in differ.items() if pair[0] != pair[1]} == {}
+    assert len(differ) > 280 and 50 < sum(pair[0] == "refused" for pair in differ.values()) < 250  # both kinds
+    for db in dbs:
+        db.dispose()
+
+
+def _refused(text: str) -> bool:
+    try:
+        parse(text)
+    except QueryError:
+        return True
+    return False
 
 
 def test_sqlite_ranking_shortcuts_leave_out_what_fts5_leaves_out(tmp_path: Path,

@@ -232,11 +232,10 @@ def _searchable(raw: _Raw) -> Term | None:
 def common_words(parsed: Parsed) -> list[str]:
     """The query's words that PostgreSQL's index leaves out (its English stop words), which there
     match nothing while SQLite finds them: a note for people searching on PostgreSQL."""
-    found: list[str] = []
-    for term in [term for group in parsed.required for term in group] + list(parsed.excluded):
-        words = [word.lower() for word in _WORD.findall(term.text)]
-        found += words[:-1] if term.prefix else words  # a prefix is looked up as it is (Term.tsquery)
-    return list(dict.fromkeys(word for word in found if word in STOP_WORDS))
+    terms = [term for group in parsed.required for term in group] + list(parsed.excluded)
+    # A prefix that is one (and*) still finds longer words there (Term.tsquery), but not the word itself.
+    words = [word.lower() for term in terms for word in _WORD.findall(term.text)]
+    return list(dict.fromkeys(word for word in words if word in STOP_WORDS))
 
 
 @lru_cache(maxsize=512)
