@@ -88,6 +88,7 @@ def test_the_parser_builds_the_fts5_query() -> None:
     assert parse('e-mail "  spaced   out  " +budget').fts5() == '"e-mail" "spaced out" "budget"'
     assert parse("budget AND lane").fts5() == '"budget" "lane"'
     assert parse('"bike lane').fts5() == '"bike" "lane"'  # a quote left open is punctuation
+    assert parse("bike\x00lane\x1b").fts5() == '"bike" "lane"'  # PostgreSQL refuses a NUL in any text
 
 
 def test_punctuation_only_matches_nothing_and_says_so() -> None:
@@ -302,6 +303,7 @@ def test_web_search_refuses_or_notes_as_the_cli_does(web: Any, archive: Workspac
     page = found.get_data(as_text=True)
     assert found.status_code == 200 and "2 items found" in page
     assert "/items/mayor:i0" in page and "/items/parks:i7" in page
+    assert web.get("/search", query_string={"q": "budget\x00"}).status_code in (200, 400)  # never a 500
     left_out = web.get("/search", query_string={"q": "lane -bike"}).get_data(as_text=True)
     assert "1 item found" in left_out and "/items/parks:i7" in left_out
     nothing = web.get("/search", query_string={"q": '"'})

@@ -46,6 +46,7 @@ _TOKEN = re.compile(r'(?P<neg>-?)"(?P<phrase>[^"]*)"|(?P<word>[^\s"]+)')
 WORDS_HELP = ('words that must all occur; "a phrase"; budget OR levy (either; OR binds tighter than spaces); '
               '-word or -"a phrase" leaves items out; '
               'budg* finds words that begin so (2+ letters)')
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # PostgreSQL refuses a NUL in text; none is a word anyway
 _WORD = re.compile(r"[^\W_]+")  # a run of letters or digits: what both tokenizers index as (part of) a word
 
 
@@ -249,7 +250,7 @@ def parse(text: str) -> Parsed:
     """
     required: list[tuple[Term, ...]] = []
     excluded: list[Term] = []
-    for group in _raw_terms(text):
+    for group in _raw_terms(_CONTROL.sub(" ", text)):
         terms = [term for term in (_searchable(raw) for raw in group) if term is not None]
         if group[0].excluded:
             excluded.extend(terms)
