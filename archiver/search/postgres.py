@@ -29,6 +29,7 @@ from sqlalchemy import ColumnElement, Select, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from archiver.index.models import Item, Version
+from archiver.search.syntax import parse
 
 # Versions ranked together: a slice of a common word costs ~10 ms (reading ~3,000 versions, ranking
 # 2,000); much larger ones make the planner bring in parallel workers, slower on a busy server.
@@ -37,21 +38,19 @@ RANK_SLICE = 2_000
 # by reading the newest versions, ~100 for each match of two common words (a count, going on from
 # the page's slices, reads on to the cap unranked).
 PHRASE_SLICE = 1_000
-_PHRASE = re.compile(r'"[^"]*\w\W+\w[^"]*"')
+_WORD = re.compile(r"[^\W_]+")  # a term of several of these is a phrase to PostgreSQL
 _VECTOR = literal_column("versions.search_vector")
 
 
 def tsquery(user_text: str) -> ColumnElement[Any]:
-    """The user's words as a tsquery: every word must occur, "quoted phrases" stay phrases.
-
-    The only place query text becomes PostgreSQL syntax.
-    """
-    return func.websearch_to_tsquery("english", user_text)
+    """What to find, as a tsquery (search/syntax.py: what is left out is one of the filters)."""
+    return parse(user_text).tsquery()
 
 
 def slice_size(user_text: str) -> int:
     """Versions ranked together for this query (see RANK_SLICE and PHRASE_SLICE)."""
-    return PHRASE_SLICE if _PHRASE.search(user_text) else RANK_SLICE
+    terms = [term.text for group in parse(user_text).required for term in group]
+    return PHRASE_SLICE if any(len(_WORD.findall(text)) > 1 for text in terms) else RANK_SLICE
 
 
 def matching_versions(user_text: str, conditions: list[ColumnElement[bool]],
