@@ -64,9 +64,8 @@ class RunPlan:
 def spacing(trigger: BaseTrigger, now: datetime) -> timedelta:
     """The mean time between runs of a schedule (a cron line's over its next day's worth of runs).
 
-    >>> from archiver.ticks import Ticks
     >>> at = datetime(2026, 5, 1, tzinfo=UTC)
-    >>> spacing(parse_schedule("2h"), at), spacing(parse_schedule("0 */6 * * *"), at)
+    >>> spacing(Ticks("a", "2h"), at), spacing(Ticks("a", "0 */6 * * *"), at)
     (datetime.timedelta(seconds=7200), datetime.timedelta(seconds=21600))
     """
     if isinstance(trigger, IntervalTrigger):
