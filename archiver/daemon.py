@@ -33,8 +33,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from archiver import __version__
-from archiver.config import Config, ConfigError
-from archiver.harvest import HarvestRunner
+from archiver.config import AccountConfig, Config, ConfigError
+from archiver.harvest import HarvestOutcome, HarvestRunner
 from archiver.index.db import IndexDB, safe_url
 from archiver.recovery import Recovery
 from archiver.runplan import plan
@@ -84,27 +84,37 @@ class Daemon:
         account = next((a for a in runner.config.accounts if a.name == name), None)
         if account is None:
             return
-        if self._deferred_by_plan(runner.config, name):
-            return
+        # A tick that came due while this harvest ran (a slow one, or a takeover) is harvested right
+        # after it: the other daemons skipped it, seeing the lease held.
+        while not self._deferred_by_plan(runner.config, name) and self._harvest_tick(runner, account) \
+                and not self.stop.is_set() and self.sharing.due_again(account):
+            pass
+
+    def _harvest_tick(self, runner: HarvestRunner, account: AccountConfig) -> bool:
+        """Harvest the account's due tick under its lease; whether this daemon did."""
         started = time.monotonic()
         try:  # under the account's lease, stopped by a stop request or by losing the lease
-            outcome = self.sharing.run(account, lambda halt: HarvestRunner(
+            harvested = self.sharing.run(account, lambda halt: HarvestRunner(
                 runner.config, self.db, self.storage, stop=halt, observer=self.metrics,
                 governors=runner.governors).run(account))
         except Exception:  # one account's bug must not stop the others' schedules
             log.exception("harvest of %s crashed; its WARCs are recovered on the next pass", account.name)
-            return
-        if outcome is None:  # this tick is harvested (or being harvested) by another daemon
-            return
+            return False
+        if harvested is None:  # this tick is harvested (or being harvested) by another daemon
+            return False
+        self._report(account, *harvested, time.monotonic() - started)
+        return True
+
+    def _report(self, account: AccountConfig, outcome: HarvestOutcome, tick: datetime, seconds: float) -> None:
         self.completed.append(account.name)
         if self.metrics is not None:
-            self.metrics.harvested(account, outcome, time.monotonic() - started)
+            self.metrics.harvested(account, outcome, seconds)
         message = (f"harvest {account.name}: {outcome.status} — {outcome.pages} pages, {outcome.observations} items, "
                    f"{outcome.new_versions} new versions, {outcome.media} media; "
-                   f"WARC {', '.join(outcome.warcs) if outcome.warcs else 'none'}")
+                   f"WARC {', '.join(outcome.warcs) if outcome.warcs else 'none'}; tick {tick.isoformat()}")
         fields = {"account": account.name, "harvest": outcome.harvest_uid, "status": outcome.status,
                   "pages": outcome.pages, "items": outcome.observations, "new_versions": outcome.new_versions,
-                  "media": outcome.media, "warcs": outcome.warcs}
+                  "media": outcome.media, "warcs": outcome.warcs, "tick": tick.isoformat()}
         if outcome.error:
             log.warning("%s — %s", message, outcome.error, extra=fields)
         else:

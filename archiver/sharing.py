@@ -69,6 +69,7 @@ class Sharing:
         self.leases = Leases(db, config.service.lease_seconds)
         self.period = config.service.lease_seconds
         self.ticks: dict[str, Ticks] = {}
+        self.harvested: dict[str, datetime] = {}  # the last tick this daemon harvested, by account
         self.kicked: set[tuple[str, str | None, datetime | None]] = set()  # orphans handed over already
         self.configure(config)
 
@@ -80,9 +81,10 @@ class Sharing:
         return self.ticks.get(account.name) or Ticks(account.name, account.schedule)
 
     def run(self, account: AccountConfig, harvest: Callable[[threading.Event], HarvestOutcome],
-            now: datetime | None = None) -> HarvestOutcome | None:
+            now: datetime | None = None) -> tuple[HarvestOutcome, datetime] | None:
         """Harvest the tick due now, if this daemon wins its lease: ``harvest`` gets the event that
-        stops it (a stop request, or the lease lost). None when the tick is done or held elsewhere."""
+        stops it (a stop request, or the lease lost). The outcome and the tick; None when the tick
+        is done or held elsewhere."""
         tick = self.ticks_of(account).due(now or datetime.now(UTC))
         claim = self.leases.claim(account.name, tick)
         if not claim.granted:
@@ -96,7 +98,7 @@ class Sharing:
         outcome = None
         try:
             outcome = harvest(halt)
-            return outcome
+            return outcome, tick
         finally:
             # Cut short by a stop request: the tick is not done; another daemon may take it over now.
             stopped = self.stop.is_set() and (outcome is None or outcome.status == "interrupted")
@@ -104,12 +106,19 @@ class Sharing:
             keeper.join()
             self._end(account.name, tick, lost.is_set(), stopped)
 
+    def due_again(self, account: AccountConfig) -> bool:
+        """Whether a newer tick than the one this daemon just harvested is due already."""
+        done = self.harvested.get(account.name)
+        return done is not None and self.ticks_of(account).due(datetime.now(UTC)) > done
+
     def _end(self, name: str, tick: datetime, lost: bool, stopped: bool) -> None:
         if lost:
             log.warning("%s: the lease was lost to another daemon; this harvest stopped and kept what it had, "
                         "the other daemon harvests the tick", name)
             return
         try:  # stopped mid-harvest: the tick is left for another daemon to take over now
+            if not stopped:
+                self.harvested[name] = tick
             if not self.leases.release(name, None if stopped else tick):
                 log.warning("%s: the lease had passed to another daemon by the end of this harvest", name)
         except SQLAlchemyError as exc:  # the lease expires by itself; another daemon may then take over
@@ -155,7 +164,7 @@ class Sharing:
             if (lease.tick is None or lease.tick < due) and key not in self.kicked:
                 self.kicked.add(key)
                 found.append(lease.account)
-                log.info("%s: taking over from %s, whose lease expired with the tick of %s not harvested",
+                log.debug("%s: %s left the tick of %s unharvested (its lease expired): trying to take it over",
                          lease.account, lease.holder, due.isoformat(timespec="seconds"))
         return found, wait
 
