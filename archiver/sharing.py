@@ -86,7 +86,12 @@ class Sharing:
         stops it (a stop request, or the lease lost). The outcome and the tick; None when the tick
         is done or held elsewhere."""
         tick = self.ticks_of(account).due(now or datetime.now(UTC))
-        claim = self.leases.claim(account.name, tick)
+        try:
+            claim = self.leases.claim(account.name, tick)
+        except SQLAlchemyError as exc:  # the index is down: nobody harvests now; the next tick (or a takeover) will
+            log.warning("%s: could not claim the harvest's lease (%s); it runs when the index answers",
+                        account.name, str(exc).splitlines()[0])
+            return None
         if not claim.granted:
             if not claim.done:
                 log.debug("%s: its tick %s is being harvested by %s", account.name, tick.isoformat(), claim.holder)
