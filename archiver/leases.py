@@ -124,6 +124,14 @@ class Leases:
         return list(rows), now
 
 
+def live_holders(db: IndexDB) -> dict[str, str]:
+    """Who harvests which account right now (account name -> holder), as ``archiver accounts`` shows."""
+    with db.session() as session:
+        now = db_now(session)
+        return dict(session.execute(select(HarvestLease.account, HarvestLease.holder).where(
+            HarvestLease.holder.is_not(None), HarvestLease.expires_at > now)).tuples().all())
+
+
 def leased_account_ids(db: IndexDB) -> set[int]:
     """The index ids of accounts some daemon holds a live lease on (their harvest runs somewhere)."""
     with db.session() as session:
@@ -132,4 +140,4 @@ def leased_account_ids(db: IndexDB) -> set[int]:
                                    .where(HarvestLease.holder.is_not(None), HarvestLease.expires_at > now)))
 
 
-__all__ = ["Claim", "HarvestLease", "Leases", "db_now", "leased_account_ids", "new_holder"]
+__all__ = ["Claim", "HarvestLease", "Leases", "db_now", "leased_account_ids", "live_holders", "new_holder"]

@@ -172,6 +172,7 @@ def test_daemons_share_the_ticks_and_take_over_a_killed_ones_accounts(tmp_path: 
                                     .group_by(Item.platform_id)).all()
             assert {platform_id for platform_id, _ in items} == {entry.id for entry in fake.entries}, name
             assert all(versions == 1 for _, versions in items), name  # nothing doubled
+        print("harvests by status:", dict(Counter(session.scalars(select(Harvest.status)))))
         assert not session.scalars(select(HarvestLease).where(
             HarvestLease.expires_at > datetime.now(UTC) + timedelta(seconds=LEASE))).all()
     db.dispose()
@@ -270,12 +271,16 @@ def test_a_bad_lease_is_a_one_line_config_error(workspace: Workspace, value: str
     assert len(lines) == 1 and "service.lease" in lines[0], lines
 
 
-def test_a_tick_is_claimed_once_and_a_dead_holders_lease_expires(postgres_url: str) -> None:
+def test_a_tick_is_claimed_once_and_a_dead_holders_lease_expires(postgres_url: str, workspace: Workspace) -> None:
     db = open_index(postgres_url)
     first, second = Leases(db, 0.5), Leases(db, 0.5)
     tick = Ticks("news", "1h").due(datetime.now(UTC))
     claims = [first.claim("news", tick), second.claim("news", tick)]  # the account's first claim: an INSERT each
     assert [c.granted for c in claims] == [True, False] and claims[1].holder == first.holder
+    workspace.database_url = postgres_url
+    workspace.account("news", "http://127.0.0.1:9/feed.atom", schedule="1h")
+    shown = workspace.cli("accounts", "--json").json()[0]
+    assert shown["harvesting_on"] == first.holder  # `archiver accounts` says who harvests it now
     assert first.renew("news") and not second.renew("news")
     time.sleep(0.6)  # the first holder "died": its lease expires, the tick still undone
     assert second.claim("news", tick).granted
