@@ -128,8 +128,9 @@ def live_holders(db: IndexDB) -> dict[str, str]:
     """Who harvests which account right now (account name -> holder), as ``archiver accounts`` shows."""
     with db.session() as session:
         now = db_now(session)
-        return dict(session.execute(select(HarvestLease.account, HarvestLease.holder).where(
-            HarvestLease.holder.is_not(None), HarvestLease.expires_at > now)).tuples().all())
+        rows = session.execute(select(HarvestLease.account, HarvestLease.holder).where(
+            HarvestLease.holder.is_not(None), HarvestLease.expires_at > now))
+        return {account: holder for account, holder in rows if holder is not None}
 
 
 def leased_account_ids(db: IndexDB) -> set[int]:
