@@ -39,7 +39,8 @@ def test_the_cache_is_named_by_the_schema(tmp_path: Path) -> None:
 def test_a_cache_at_another_schema_is_rebuilt(tmp_path: Path) -> None:
     path = search_data.cached_index(40, tmp_path)
     with sqlite3.connect(path) as db:  # as if another branch's migrations had run on it
-        db.execute("UPDATE alembic_version SET version_num = '0999'")
+        db.execute("DELETE FROM alembic_version")  # (the heads: one row each)
+        db.execute("INSERT INTO alembic_version VALUES ('0999')")
         db.execute("DELETE FROM versions")
     db.close()
     assert search_data.cached_index(40, tmp_path) == path
@@ -66,7 +67,8 @@ def test_postgres_cache_is_rebuilt_at_another_schema(server: str) -> None:
     assert search_data.stamped(url) == _heads()
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+        connection.execute(text("DELETE FROM alembic_version"))
+        connection.execute(text("INSERT INTO alembic_version VALUES ('0999')"))
         connection.execute(text("DELETE FROM versions"))
     engine.dispose()
     assert search_data.postgres_index(server, 37) == url
