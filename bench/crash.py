@@ -38,16 +38,15 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
+from crash_checks import History, after_kill, after_restart  # noqa: E402
+from crash_fakes import PLATFORMS, Platform  # noqa: E402
 from sqlalchemy import inspect  # noqa: E402
 
 from archiver.index.db import IndexDB  # noqa: E402
-from crash_checks import History, after_kill, after_restart  # noqa: E402
-from crash_fakes import PLATFORMS, Platform  # noqa: E402
 from seaweed import KEY_ENV, SECRET_ENV, TEST_KEY, TEST_SECRET, SeaweedServer, start_server, storage_lines  # noqa: E402
 
 CHILD = ROOT / "bench" / "crash_child.py"
@@ -68,6 +67,7 @@ class Run:
 @dataclass
 class Figures:
     kills: Counter[str] = field(default_factory=Counter)  # phase → kills
+    by_combo: Counter[str] = field(default_factory=Counter)  # combination → kills
     violations: Counter[str] = field(default_factory=Counter)  # phase → violations found after its kills
     missed: int = 0  # runs that ended before reaching their point
     restarts: int = 0
@@ -84,6 +84,7 @@ class Figures:
                  f"{'phase':<20} {'kills':>6} {'violations':>11}"]
         lines += [f"{phase:<20} {self.kills[phase]:>6} {self.violations[phase]:>11}"
                   for phase in sorted(set(self.kills) | set(self.violations))]
+        lines += ["kills by combination:", *(f"  {combo:<28} {n:>3}" for combo, n in sorted(self.by_combo.items()))]
         lines += [f"  {example}" for example in self.examples[:20]]
         return "\n".join(lines)
 
@@ -222,6 +223,7 @@ def cycle(scenario: Scenario, rng: random.Random, figures: Figures, budget: int)
     else:
         made += 1
         figures.kills[phase] += 1
+        figures.by_combo[scenario.combo] += 1
         _found(figures, phase, scenario, scenario.check(settled=False), run)
         if made < budget and any(scenario.spool.rglob("*.warc.gz*")) and rng.random() < 0.5:
             phase = "recovery"
@@ -230,6 +232,7 @@ def cycle(scenario: Scenario, rng: random.Random, figures: Figures, budget: int)
             if run.killed:
                 made += 1
                 figures.kills[phase] += 1
+                figures.by_combo[scenario.combo] += 1
                 _found(figures, phase, scenario, scenario.check(settled=False), run)
             else:
                 figures.missed += 1
@@ -271,9 +274,12 @@ def run_harness(kills: int, seed: int, combos: list[str], folder: Path,
             (folder / combo).mkdir(parents=True, exist_ok=True)
             scenarios.append(Scenario(combo, folder / combo, seed * 100 + number, seaweed, stack))
         turn = 0
-        while figures.total < kills:
+        while figures.total < kills or len(figures.by_combo) < len(combos):  # each combination killed
             cycle(scenarios[turn % len(scenarios)], rng, figures, kills - figures.total)
             turn += 1
+            if turn % 10 == 0:  # a long run says how far it got
+                print(f"{figures.total} kills, {sum(figures.violations.values())} violations, "
+                      f"{time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     figures.seconds = time.monotonic() - started
     return figures
 

@@ -13,17 +13,18 @@ recorded, no version the fake never had, none it had when a harvest completed is
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crash_fakes import State
 from sqlalchemy import select
 
 from archiver.capture.spool import OPEN_SUFFIX, spool_files
 from archiver.index.db import IndexDB
 from archiver.index.models import Account, Harvest, Item, Version, WarcFile
-from crash_fakes import State
 
 ListObjects = Callable[[], dict[str, int]]  # storage key → size
 
@@ -112,7 +113,7 @@ def version_problems(db: IndexDB, account: str) -> list[str]:
         if [v.seq for v in versions] != list(range(1, len(versions) + 1)) or versions[0].version_count != len(versions):
             problems.append(f"versions: {item} has versions {[v.seq for v in versions]}, "
                             f"version_count {versions[0].version_count}")
-        for before, after in zip(versions, versions[1:], strict=False):
+        for before, after in itertools.pairwise(versions):
             if (before.content_hash, before.state) == (after.content_hash, after.state):
                 problems.append(f"versions: {item} has version {after.seq} equal to version {before.seq} (duplicated)")
     return problems

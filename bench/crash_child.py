@@ -1,6 +1,7 @@
 """``archiver`` as the crash harness runs it: the real CLI in a process of its own, which stops
 still at a chosen point of a chosen phase so that the harness (bench/crash.py) can SIGKILL it
-there ("start-up" only says when start-up is over: the harness kills at a random moment). Nothing is changed in what it does; it only waits, forever, at the point.
+there ("start-up" only says when start-up is over: the harness kills at a random moment).
+Nothing is changed in what it does; it only waits, forever, at the point.
 
     python bench/crash_child.py MARKER PHASE HIT -- --config archiver.toml harvest
 
