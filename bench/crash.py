@@ -119,6 +119,7 @@ class Scenario:
         self.history.note(self.platform.truth())
         self.hits: dict[str, int] = {}  # phase → points reached by the last run that got through it
         self.startup = 1.5  # seconds to reach recovery, as last measured
+        self.checked: set[str] = set()  # stored WARCs whose every record was found in the index
 
     def objects(self) -> dict[str, int]:
         if self.bucket is None:
@@ -129,6 +130,11 @@ class Scenario:
             found |= {o["Key"].removeprefix("crash/"): o["Size"] for o in page.get("Contents", [])
                       if o["Key"].endswith(".warc.gz")}
         return found
+
+    def read(self, key: str) -> bytes:
+        if self.bucket is None:
+            return (self.folder / "data" / "warcs" / key).read_bytes()
+        return bytes(self.seaweed.client().get_object(Bucket=self.bucket, Key=f"crash/{key}")["Body"].read())
 
     def run(self, phase: str, rng: random.Random, *, json_out: bool = False) -> Run:
         marker = self.folder / f"marker-{secrets.token_hex(4)}"
@@ -179,7 +185,7 @@ class Scenario:
             if not settled:
                 return after_kill(db, self.objects, self.spool, self.platform.name)
             return after_restart(db, self.objects, self.spool, self.platform.name, self.platform.kinds,
-                                 self.platform.truth(), self.history)
+                                 self.platform.truth(), self.history, self.read, self.checked)
         finally:
             db.dispose()
 

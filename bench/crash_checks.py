@@ -6,13 +6,15 @@ knows is in the store with its size, a stored WARC the index does not know is st
 one the latest complete harvest earned, with all of that harvest's files stored and indexed.
 
 ``after_restart``: what must hold once the next harvest (and so recovery) has run — also nothing
-left in the spool, no object without index rows, no harvest still ``running``, and the index
-matching the fake: every item it serves is there in its current state, every deletion is
-recorded, no version the fake never had, none it had when a harvest completed is missing.
+left in the spool, no object without index rows, no harvest still ``running``, every record of
+every stored WARC with its evidence row, and the index matching the fake: every item it serves
+is there in its current state, every deletion is recorded, no version the fake never had, none
+it had when a harvest completed is missing.
 """
 
 from __future__ import annotations
 
+import io
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,12 +23,14 @@ from typing import Any
 
 from crash_fakes import State
 from sqlalchemy import select
+from warcio.archiveiterator import ArchiveIterator
 
 from archiver.capture.spool import OPEN_SUFFIX, spool_files
 from archiver.index.db import IndexDB
-from archiver.index.models import Account, Harvest, Item, Version, WarcFile
+from archiver.index.models import Account, Evidence, Harvest, Item, Version, WarcFile
 
 ListObjects = Callable[[], dict[str, int]]  # storage key → size
+ReadObject = Callable[[str], bytes]  # storage key → the object's bytes
 
 
 @dataclass
@@ -156,10 +160,35 @@ def truth_problems(db: IndexDB, account: str, kinds: tuple[str, ...], truth: dic
     return problems
 
 
+def evidence_problems(db: IndexDB, read: ReadObject, checked: set[str]) -> list[str]:
+    """Every response, resource and revisit record of each stored WARC has its evidence row in the
+    index (what was captured before a kill is not lost), and no row names a record the file lacks.
+    Files already found whole (``checked``) are not read again."""
+    problems = []
+    with db.session() as session:
+        rows = session.execute(select(WarcFile.key, Evidence.record_id).join(
+            Evidence, Evidence.warc_file_id == WarcFile.id, isouter=True)).all()
+    indexed: dict[str, set[str]] = {}
+    for key, record_id in rows:
+        indexed.setdefault(key, set()).update([record_id] if record_id else [])
+    for key in sorted(indexed.keys() - checked):
+        records = {record.rec_headers.get_header("WARC-Record-ID")
+                   for record in ArchiveIterator(io.BytesIO(read(key)), check_digests=False)
+                   if record.rec_type in ("response", "resource", "revisit")}
+        if lost := records - indexed[key]:
+            problems.append(f"evidence: {len(lost)} record(s) of {key} have no evidence row (lost)")
+        if strange := indexed[key] - records:
+            problems.append(f"evidence: {len(strange)} evidence row(s) name records {key} does not have")
+        if not lost and not strange:
+            checked.add(key)
+    return problems
+
+
 def after_restart(db: IndexDB, objects: ListObjects, spool: Path, account: str, kinds: tuple[str, ...],
-                  truth: dict[str, State], history: History) -> list[str]:
+                  truth: dict[str, State], history: History, read: ReadObject, checked: set[str]) -> list[str]:
     with db.session() as session:
         running = session.scalars(select(Harvest.uid).where(Harvest.status == "running")).all()
     return [*storage_problems(db, objects(), spool, settled=True), *cursor_problems(db, account, spool),
             *version_problems(db, account), *truth_problems(db, account, kinds, truth, history),
+            *evidence_problems(db, read, checked),
             *(f"harvests: {uid} is still 'running' after recovery" for uid in running)]
