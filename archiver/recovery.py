@@ -9,6 +9,10 @@ alive (its lock is free) and still has files in the spool:
 - sealed WARCs are stored (verified by the store) and what the harvest staged is applied;
 - the harvest is marked ``interrupted`` (or ``failed``) and its cursor is left where it was.
 
+A harvest that died with nothing left in the spool (after its last file was indexed) is found
+by the lock file it keeps in ``spool/.locks`` while it runs, and ends as the summary record in
+its last stored file says (the cursor it earned included), or ``interrupted``.
+
 Nothing the index refers to is ever missing from storage, and nothing is lost: a WARC that
 cannot be stored yet simply stays in the spool for the next attempt.
 """
