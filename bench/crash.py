@@ -69,6 +69,8 @@ class Figures:
     kills: Counter[str] = field(default_factory=Counter)  # phase → kills
     by_combo: Counter[str] = field(default_factory=Counter)  # combination → kills
     violations: Counter[str] = field(default_factory=Counter)  # phase → violations found after its kills
+    kinds: Counter[str] = field(default_factory=Counter)  # what was wrong (objects, cursor, items...) → violations
+    distinct: set[str] = field(default_factory=set)  # a violation that lasts is counted at each check after it
     missed: int = 0  # runs that ended before reaching their point
     restarts: int = 0
     examples: list[str] = field(default_factory=list)
@@ -79,8 +81,10 @@ class Figures:
         return sum(self.kills.values())
 
     def report(self) -> str:
+        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(self.kinds.items())) or "none"
         lines = [f"kills: {self.total} ({self.missed} runs ended before their point, {self.restarts} restarts "
-                 f"checked), violations: {sum(self.violations.values())}, time: {self.seconds:.0f} s",
+                 f"checked), violations: {sum(self.violations.values())} ({len(self.distinct)} distinct; {kinds}), "
+                 f"time: {self.seconds:.0f} s",
                  f"{'phase':<20} {'kills':>6} {'violations':>11}"]
         lines += [f"{phase:<20} {self.kills[phase]:>6} {self.violations[phase]:>11}"
                   for phase in sorted(set(self.kills) | set(self.violations))]
@@ -213,6 +217,8 @@ def _postgres_database() -> Iterator[str]:
 def _found(figures: Figures, phase: str, scenario: Scenario, problems: list[str], run: Run) -> None:
     if problems:
         figures.violations[phase] += len(problems)
+        figures.kinds.update(problem.split(":", 1)[0] for problem in problems)
+        figures.distinct.update(f"{scenario.combo} {problem}" for problem in problems)
         figures.examples += [f"{scenario.combo} after {phase} kill at {run.where}: {p}" for p in problems[:3]]
 
 

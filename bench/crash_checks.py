@@ -99,6 +99,16 @@ def cursor_problems(db: IndexDB, account: str, spool: Path) -> list[str]:
             problems.append(f"cursor: {account}'s cursor is {row.cursor!r}, expected {which} {expected!r}")
         if latest is not None and any(latest.uid in key for key in _spool_keys(spool)):
             problems.append(f"cursor: harvest {latest.uid} moved the cursor with files still in the spool")
+        # Each harvest started from the cursor the complete harvests before it had earned (a reset
+        # in between, e.g. by recovery, shows here even when the harvest then earned a new one).
+        earned: dict[str, Any] = {}
+        for harvest in session.scalars(select(Harvest).where(Harvest.account_id == row.id)
+                                       .order_by(Harvest.started_at)):
+            if harvest.cursor_before is not None and harvest.cursor_before != earned:
+                problems.append(f"cursor: harvest {harvest.uid} started from {harvest.cursor_before!r}, "
+                                f"not from the {earned!r} the harvests before it earned")
+            if harvest.complete:
+                earned = harvest.cursor_after or {}
     return problems
 
 
