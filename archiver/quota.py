@@ -19,6 +19,7 @@ stretching can be built on ``status()`` (used, remaining, projected, resets_at).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -139,8 +140,10 @@ class BudgetStatus:
 class Budget:
     """One credential's budget in the index; safe to share between threads and processes."""
 
-    def __init__(self, db: IndexDB, spec: QuotaSpec, sharing: int = 1):
+    def __init__(self, db: IndexDB, spec: QuotaSpec, sharing: int = 1,
+                 clock: Callable[[], datetime] | None = None):
         self.db = db
+        self._clock = clock or (lambda: datetime.now(UTC))  # a fixed clock lets plans be checked at any hour
         self.spec = spec
         self.sharing = sharing  # accounts drawing on this credential (a run plans for its share)
         self.charged = 0  # what this object charged (net of refunds): one harvest's use
@@ -168,7 +171,7 @@ class Budget:
         platform said the quota is exhausted. Charges come out of a block reserved in the index
         (a hundredth of the limit at a time), so a harvest writes once per block, not per call;
         ``release`` gives back what is left of it."""
-        if amount > self._pool or self.spec.period.key(datetime.now(UTC)) != self._pool_period:
+        if amount > self._pool or self.spec.period.key(self._clock()) != self._pool_period:
             self.release()
             if not self._reserve(max(amount, self.spec.limit // 100)) and not self._reserve(amount):
                 return False
@@ -187,7 +190,7 @@ class Budget:
     def release(self) -> None:
         """Give the unused rest of the reserved block back to the index (at the end of a harvest)."""
         if (self._pool > 0 or self._pending_calls) and self._pool_period is not None:
-            now = datetime.now(UTC)
+            now = self._clock()
             with self.db.session() as session:
                 session.execute(update(QuotaUsage).where(QuotaUsage.credential == self.spec.credential,
                                                          QuotaUsage.period == self._pool_period)
@@ -197,7 +200,7 @@ class Budget:
         self._pool, self._pool_period, self._pending_calls = 0, None, 0
 
     def _reserve(self, amount: int) -> bool:
-        now = datetime.now(UTC)
+        now = self._clock()
         key = self.spec.period.key(now)
         with self.db.session() as session:
             row = self._row(session, key, now)
@@ -214,7 +217,7 @@ class Budget:
 
     def exhausted(self, reason: str, until: datetime | None = None) -> datetime:
         """The platform said the quota is used up: nothing more is spent until ``until`` (the reset)."""
-        now = datetime.now(UTC)
+        now = self._clock()
         until = until or self.spec.period.bounds(now)[1]
         self.release()
         with self.db.session() as session:
@@ -223,7 +226,7 @@ class Budget:
         return until
 
     def status(self, at: datetime | None = None) -> BudgetStatus:
-        now = at or datetime.now(UTC)
+        now = at or self._clock()
         start, end = self.spec.period.bounds(now)
         with self.db.session() as session:
             row = session.scalar(select(QuotaUsage).where(QuotaUsage.credential == self.spec.credential,

@@ -23,6 +23,7 @@ from archiver.index.models import Harvest
 from archiver.quota import DAILY_PACIFIC, Budget, QuotaSpec
 from archiver.runplan import plan
 from archiver.service.metrics import ServiceMetrics
+from archiver.ticks import Ticks
 from conftest import Workspace
 from connectors.graph.throttle import Throttle
 from connectors.x.fakeaccount import FakeXAccount
@@ -117,6 +118,7 @@ def test_the_daemon_stretches_the_schedule_instead_of_exceeding_and_accounts_sho
         workspace: Workspace, caplog: pytest.LogCaptureFixture) -> None:
     first, second = (FakeChannel.synthetic(videos=4, comments=20, seed=s, days=5) for s in (21, 22))
     workspace.capture["media"] = False
+    _clear_of_the_youtube_reset()
     with youtube_account(workspace, first, name="yt-a", daily_units=60, schedule="1m") as server_a, \
             youtube_account(workspace, second, name="yt-b", daily_units=60, schedule="1m") as server_b:
         workspace.write()
@@ -172,14 +174,31 @@ def test_the_daemon_stretches_the_schedule_instead_of_exceeding_and_accounts_sho
     assert API_KEY not in table + "\n".join(lines)
 
 
-def _planned_accounts(workspace: Workspace, daily_units: int, costs: dict[str, list[int]]) -> IndexDB:
+def _midday() -> datetime:
+    """Noon of today's YouTube budget day: far from its reset, so a plan checked then does not
+    depend on the hour the suite runs (near Pacific midnight a run on schedule falls after the reset)."""
+    start, end = DAILY_PACIFIC.bounds(datetime.now(UTC))
+    return start + (end - start) / 2
+
+
+def _clear_of_the_youtube_reset(margin: timedelta = timedelta(minutes=5)) -> None:
+    """Wait out a Pacific midnight due within ``margin``: a daemon checked against the real clock
+    would see its budget renew in the middle of the test."""
+    now = datetime.now(UTC)
+    left = DAILY_PACIFIC.bounds(now)[1] - now
+    if left < margin:
+        time.sleep(left.total_seconds() + 1)
+
+
+def _planned_accounts(workspace: Workspace, daily_units: int, costs: dict[str, list[int]],
+                      at: datetime) -> IndexDB:
     """Two channels on one key, hourly, whose recent runs cost ``costs`` (recorded as harvests do)."""
     for n, name in enumerate(costs):
         workspace.accounts.append(f'name = "{name}"\nplatform = "youtube"\nid = "UC{str(n) * 22}"\n'
                                   f'api_key_env = "PLAN_KEY"\ndaily_units = {daily_units}\nschedule = "1h"')
     workspace.write()
     db = workspace.index()
-    start = datetime.now(UTC) - timedelta(minutes=30)
+    start = at - timedelta(minutes=30)
     with db.session() as session:
         for name, spent_by_run in costs.items():
             account = ensure_account(session, name, "youtube", name)
@@ -204,41 +223,46 @@ def test_accounts_giving_one_key_different_budgets_keep_the_smallest_and_check_c
     assert [row["budget"]["limit"] for row in rows] == [100, 100] and API_KEY not in result.err + str(rows)
 
 
-def _spend(db: IndexDB, limit: int, units: int) -> None:
-    budget = Budget(db, QuotaSpec("youtube:PLAN_KEY", limit, DAILY_PACIFIC, "units"))
+def _spend(db: IndexDB, limit: int, units: int, at: datetime) -> None:
+    budget = Budget(db, QuotaSpec("youtube:PLAN_KEY", limit, DAILY_PACIFIC, "units"), clock=lambda: at)
     assert budget.charge(units)
     budget.release()
 
 
 def test_the_plan_keeps_schedules_that_fit_and_stretches_those_that_do_not(workspace: Workspace) -> None:
-    db = _planned_accounts(workspace, 10_000_000, {"a": [10, 30], "b": [5]})
-    plans = plan(db, workspace.config)
+    now = _midday()
+    db = _planned_accounts(workspace, 10_000_000, {"a": [10, 30], "b": [5]}, now)
+    plans = plan(db, workspace.config, now)
     last = plans["a"].last_run
     assert plans["a"].per_run == 20 and plans["b"].per_run == 5 and not plans["a"].stretched
-    assert plans["a"].next_run == last + timedelta(hours=1) and plans["a"].credential == "youtube:PLAN_KEY"
-    _spend(db, 10_000_000, 70)
-    assert plan(db, workspace.config)["b"].budget.used == 70
+    # On schedule: the account's next shared tick after its last run (archiver/ticks.py), now if it has passed.
+    assert plans["a"].next_run == max(Ticks("a", "1h").after(last), now) and plans["a"].credential == "youtube:PLAN_KEY"
+    assert last < plans["a"].next_run <= last + timedelta(hours=1)
+    _spend(db, 10_000_000, 70, now)
+    assert plan(db, workspace.config, now)["b"].budget.used == 70
     db.dispose()
 
     workspace.accounts.clear()
     workspace.database_url = f"sqlite:///{workspace.root / 'tight.sqlite'}"
-    tight = _planned_accounts(workspace, 75, {"a": [10, 30], "b": [5]})  # a fresh index: 5 units left after
-    _spend(tight, 75, 70)
-    plans = plan(tight, workspace.config)
+    tight = _planned_accounts(workspace, 75, {"a": [10, 30], "b": [5]}, now)  # a fresh index: 5 units left after
+    _spend(tight, 75, 70, now)
+    plans = plan(tight, workspace.config, now)
     for run in plans.values():
         on_schedule = run.last_run + timedelta(hours=1)
         assert run.stretched and run.stretch > 1 and run.projected > 75
         expected = min(run.last_run + timedelta(hours=run.stretch), run.budget.resets_at)
         assert abs((run.next_run - expected).total_seconds()) < 1 and run.next_run > on_schedule
-    _spend(tight, 75, 5)
-    spent = plan(tight, workspace.config)
+    _spend(tight, 75, 5, now)
+    spent = plan(tight, workspace.config, now)
     assert all(r.next_run == r.budget.resets_at and "spent" in str(r.reason) for r in spent.values())
+    # The service's metrics plan at the real hour, in the same budget day.
     scraped = {(sample.name, tuple(sorted(sample.labels.items()))): sample.value for family in
                text_string_to_metric_families(generate_latest(ServiceMetrics(workspace.config, tight).registry)
                                               .decode()) for sample in family.samples}
+    live = plan(tight, workspace.config)
     key = (("credential", "youtube:PLAN_KEY"), ("unit", "units"))
     assert scraped[("archiver_budget_used", key)] == 75 and scraped[("archiver_budget_limit", key)] == 75
-    assert scraped[("archiver_budget_projected", key)] == spent["a"].projected
+    assert scraped[("archiver_budget_projected", key)] == live["a"].projected
     assert scraped[("archiver_next_run_timestamp_seconds", (("account", "b"),))] == spent["b"].next_run.timestamp()
     tight.dispose()
 

@@ -108,6 +108,8 @@ def sign_out(page: Any) -> None:
 
 def test_clerk_and_records_managers_in_chromium(browser: Any, served: tuple[str, Any], axe_source: str,
                                                 tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
     base, _ = served
     context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
     page = context.new_page()
@@ -123,7 +125,7 @@ def test_clerk_and_records_managers_in_chromium(browser: Any, served: tuple[str,
     assert page.locator("mark").first.inner_text() == "Main Street"
     visit.check("search")
     page.get_by_role("link", name="post by City of Springfield").first.click()
-    assert page.get_by_text("This Main Street plan is a waste of money").is_visible()
+    expect(page.get_by_text("This Main Street plan is a waste of money")).to_be_visible()  # waits for the page
     assert page.locator(".node.state-deleted .badge").inner_text() == "deleted"
     assert page.locator(".node.state-hidden .badge").inner_text() == "hidden"
     visit.check("item")
@@ -165,8 +167,8 @@ def test_clerk_and_records_managers_in_chromium(browser: Any, served: tuple[str,
     sign_in(page, base, "rita")
     page.get_by_role("link", name="Retention").click()
     page.get_by_role("button", name="Draft the plan").click()
-    plan_url = page.url
     assert "drafted" in page.locator(".flashes").inner_text()
+    plan_url = page.url  # read once the plan's page has loaded
     assert page.get_by_role("button", name="Approve this plan for disposition").count() == 0  # not the drafter
     visit.check("plan")
     sign_out(page)
