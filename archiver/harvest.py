@@ -42,7 +42,7 @@ from archiver.staging import HarvestStaging
 from archiver.units import parse_duration
 from connectors import registry
 from connectors.base import Connector, HarvestContext, HarvestError, HarvestStopped, Page, describe_failure
-from storage.base import Storage
+from storage.base import Storage, fsync_dir
 
 log = logging.getLogger(__name__)
 FULL_SWEEP_KEY = "full_sweep_at"  # in the account's cursor: when the whole history was last re-listed
@@ -129,6 +129,7 @@ class HarvestRunner:
             outcome.error = f"account {account.name} is being harvested by another process right now"
             return outcome
         harvest_lock = try_lock(locks / f"harvest-{uid}.lock", create=True)
+        fsync_dir(locks)  # the lock file is how recovery finds this harvest if the process dies
         try:
             return self._run(account, connector_class, redactor, redacted_id, outcome, started, targets)
         finally:

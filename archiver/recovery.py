@@ -9,6 +9,10 @@ alive (its lock is free) and still has files in the spool:
 - sealed WARCs are stored (verified by the store) and what the harvest staged is applied;
 - the harvest is marked ``interrupted`` (or ``failed``) and its cursor is left where it was.
 
+A harvest that died with nothing left in the spool (after its last file was indexed) is found
+by the lock file it keeps in ``spool/.locks`` while it runs, and ends as the summary record in
+its last stored file says (the cursor it earned included), or ``interrupted``.
+
 Nothing the index refers to is ever missing from storage, and nothing is lost: a WARC that
 cannot be stored yet simply stays in the spool for the next attempt.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +54,7 @@ from connectors.base import describe_failure
 from storage.base import Storage, StorageError, file_sha256
 
 log = logging.getLogger(__name__)
+FRESH_LOCK_SECONDS = 60  # a harvest lock this young with no harvest row may be one starting now
 
 
 @dataclass
@@ -118,8 +124,48 @@ class Recovery:
             finally:
                 os.close(lock)
                 (self.locks / f"harvest-{uid}.lock").unlink(missing_ok=True)
+        self._dead_harvests(set(by_harvest), report)
         self._orphaned_stages(report)
         return report
+
+    def _dead_harvests(self, recovered: set[str], report: RecoveryReport) -> None:
+        """Harvests whose process died with nothing left in the spool (e.g. after its last file was
+        indexed, before the harvest was marked ended): found by the lock file each harvest keeps in
+        ``.locks`` while it runs, and concluded from the summary in their last stored file."""
+        for path in sorted(self.locks.glob("harvest-*.lock")) if self.locks.is_dir() else []:
+            uid = path.name.removeprefix("harvest-").removesuffix(".lock")
+            lock = None if uid in recovered else try_lock(path)
+            if lock is None:
+                continue  # alive in another process (or just recovered above)
+            try:
+                with self.db.session() as session:
+                    harvest = session.scalar(select(Harvest).where(Harvest.uid == uid))
+                    found = (harvest.id, harvest.status, _last_file(session, harvest.id)) if harvest else None
+                if found is None and time.time() - _mtime(path) < FRESH_LOCK_SECONDS:
+                    continue  # a harvest starting this instant takes its lock before it has a row
+                if found is not None and found[1] == "running":
+                    record, recovered_at = self._stored_summary(uid, found[2], report)
+                    with self.db.session() as session:
+                        harvest = session.get(Harvest, found[0])
+                        if harvest is not None and harvest.status == "running":
+                            _conclude(session, harvest, record, recovered_at, 0, 0)
+                            audit.record(session, "harvest.recovered", uid, warcs=[], cut_back=[])
+                    report.harvests.append(uid)
+                path.unlink(missing_ok=True)
+            finally:
+                os.close(lock)
+
+    def _stored_summary(self, uid: str, last: str | None,
+                        report: RecoveryReport) -> tuple[dict[str, Any] | None, datetime | None]:
+        """The summary record of a harvest whose files are all stored, read from its last file."""
+        if last is None:
+            return None, None
+        try:
+            with self.storage.open(last) as stream:
+                return summary.read([stream])
+        except StorageError as exc:  # then it ends as interrupted: nothing says otherwise
+            report.errors.append(f"the summary of harvest {uid} could not be read: {exc}")
+            return None, None
 
     def _recover(self, uid: str, paths: list[Path], report: RecoveryReport) -> None:
         files: list[_Recovered] = []
@@ -212,16 +258,9 @@ class Recovery:
                     continue
                 with self.db.session() as session:
                     observations = _staged(session, harvest_id)
-                    last = session.scalar(select(WarcFile.key).where(WarcFile.harvest_id == harvest_id)
-                                          .order_by(WarcFile.key.desc()).limit(1))
+                    last = _last_file(session, harvest_id)
                 versions = apply_staged(self.db, harvest_id, account_id)
-                record, recovered_at = None, None
-                if last is not None:
-                    try:
-                        with self.storage.open(last) as stream:
-                            record, recovered_at = summary.read([stream])
-                    except StorageError as exc:  # then it ends as interrupted: nothing says otherwise
-                        report.errors.append(f"the summary of harvest {uid} could not be read: {exc}")
+                record, recovered_at = self._stored_summary(uid, last, report)
                 with self.db.session() as session:
                     harvest = session.get(Harvest, harvest_id)
                     if harvest is not None and harvest.status == "running":
@@ -230,6 +269,19 @@ class Recovery:
             finally:
                 os.close(lock)
                 (self.locks / f"harvest-{uid}.lock").unlink(missing_ok=True)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # gone meanwhile: nothing to wait for
+        return 0.0
+
+
+def _last_file(session: Session, harvest_id: int) -> str | None:
+    """The key of a harvest's last stored file (the one its summary ends)."""
+    keys = session.scalars(select(WarcFile.key).where(WarcFile.harvest_id == harvest_id)).all()
+    return max(keys, key=lambda key: name_order(key.rsplit("/", 1)[-1]), default=None)
 
 
 def _staged(session: Session, harvest_id: int, warc_file_id: int | None = None) -> int:

@@ -151,7 +151,12 @@ class WarcIndexer:
         parts = key.split("/")
         platform = info.get("archiver-platform") or parts[0]
         name = info.get("archiver-account") or (parts[1] if len(parts) > 1 else "unknown")
-        account = ensure_account(session, name, platform, info.get("archiver-account-id", ""))
+        # A file that does not say which platform account it holds (a harvest killed before its
+        # warcinfo record, cut back to nothing by recovery) must not re-point the account: that
+        # would also empty its cursor.
+        account = None if "archiver-account-id" in info else session.scalar(
+            select(Account).where(Account.name == name))
+        account = account or ensure_account(session, name, platform, info.get("archiver-account-id", ""))
         harvest_id = None
         if info.get("archiver-harvest"):
             harvest = session.scalar(select(Harvest).where(Harvest.uid == info["archiver-harvest"]))

@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import and_, false, func, or_, select
 
 from archiver.capture.session import Exchange
 from archiver.capture.warc import RevisitTarget
 from archiver.index.db import IndexDB
 from archiver.index.ledger import evidence_row, media_archived, revisit_target
-from archiver.index.models import Item, Version
+from archiver.index.models import Harvest, Item, Version
 from archiver.segments import Segment
 from connectors.base import ItemRef, Page, VersionState
 
@@ -157,11 +157,17 @@ class HarvestStaging:
                  pending: set[str], worth: Callable[[ItemRef], bool] = lambda ref: True) -> list[ItemRef]:
         """Items the previous complete listing (started at ``previous``) showed and this one,
         covering the same range, did not; plus earlier suspects whose lookup got no answer.
+        Before any complete listing, items that harvests cut short (by a kill) indexed count too.
         Each is looked up once, not every harvest. Read a chunk at a time, newest first."""
-        if not kinds or (previous is None and not pending):
+        if not kinds:
             return []
         missing: list[ItemRef] = []
         with self.db.session() as session:
+            if previous is None:  # no complete listing yet, but harvests that died may have indexed items
+                previous = session.scalar(select(func.min(Harvest.started_at)).where(
+                    Harvest.account_id == self.account_id, Harvest.id != self.harvest_id))
+            if previous is None and not pending:
+                return []
             listed_before = Item.last_seen_at >= previous if previous is not None else false()
             rows = session.execute(
                 select(Item.platform_id, Item.kind, Item.url, Item.posted_at, Item.parent_platform_id)

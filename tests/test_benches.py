@@ -19,7 +19,8 @@ from conftest import ROOT
 
 BENCH = ROOT / "bench"
 TESTS = ROOT / "tests"
-LIBRARIES = {"social", "search_data", "crash_checks"}  # imported by benches, not run on their own
+# imported or run by benches, not run on their own
+LIBRARIES = {"social", "search_data", "crash_checks", "crash_fakes", "crash_child"}
 TINY: dict[str, list[str]] = {
     "harvest": ["--entries", "300", "--rounds", "1", "--sizes", "300"],
     "facebook": ["--posts", "20", "--comments", "250", "--rounds", "1"],
