@@ -19,7 +19,7 @@ comments separately; and the calls of the idle re-harvest against its minimum: G
 conditional request (no ETag, no If-Modified-Since) and a comment's edit or hide leaves no trace on
 its post (``updated_time`` moves only for a post edit or a new comment), so the only way to see
 them is to list again what the re-check window holds: the profile, the feed pages back to the
-window's start, and each of those posts' further comment pages.
+window's start, and the further comment pages of each post created or commented on within it.
 
     python bench/facebook.py
     python bench/facebook.py --posts 300 --comments 6000 --rounds 1
@@ -136,7 +136,10 @@ def run(posts: int, comments: int, rounds: int, media: bool = True) -> dict[str,
     window = datetime.now(UTC) - timedelta(days=30)  # the connector's default re-check window
     recent = [p for p in page.posts if p.created >= window]
     feed_pages = min(-(-posts // 100), len(recent) // 100 + 1)  # until a post older than the window shows
-    idle_minimum = 1 + feed_pages + sum(max(0, -(-len(p.comments) // 100) - 1) for p in recent)
+    # Of the posts those pages list, those created or commented on (updated_time) within the window.
+    rechecked = [p for p in page.posts[:feed_pages * 100]
+                 if max([p.created, *(c.created for c in p.comments)]) >= window]
+    idle_minimum = 1 + feed_pages + sum(max(0, -(-len(p.comments) // 100) - 1) for p in rechecked)
     process, base, page_id = serve(posts, comments)
     figures: dict[str, float] = {"items": items, "minimum": minimum, "separate": separate,
                                  "idle_minimum": idle_minimum}
@@ -189,7 +192,8 @@ def main() -> None:
           f"{f['separate'] / items * 1000:.2f} per 1,000")
     print(f"  idle re-harvest (nothing changed): {f['idle_calls']:.0f} calls in {f['idle_seconds']:.2f} s; the minimum "
           f"the API allows is {f['idle_minimum']:.0f} (the profile, the feed back to the 30-day re-check window, "
-          "each of its posts' further comment pages: Graph has no conditional request, and comment edits and "
+          "the further comment pages of each post created or commented on within it: Graph has no "
+          "conditional request, and comment edits and "
           "hides leave no trace on the post)")
 
 
