@@ -23,6 +23,7 @@ from archiver.capture.body import DEFAULT_BODY_MAX_BYTES
 from archiver.credentials import credential, where
 from archiver.exports.settings import ExportsSection
 from archiver.retention.settings import FixitySection, RetentionSection, TimestampSection
+from archiver.schedule import parse_schedule
 from archiver.service.settings import ServiceSection
 from archiver.units import parse_duration, parse_size
 from archiver.web.settings import AuthSection, WebSection
@@ -178,7 +179,7 @@ class AccountConfig(BaseModel):
     def _schedule(cls, value: str) -> str:
         from archiver.schedule import parse_schedule
 
-        parse_schedule(value)
+        parse_schedule(value, minimum=1)  # its shape; the shortest allowed is [service] min_schedule
         return value
 
     @model_validator(mode="after")
@@ -251,6 +252,10 @@ class Config(_Strict):
                     "account names must be unique"
                 )
             seen[account.name] = index
+            try:
+                parse_schedule(account.schedule, minimum=self.service.min_schedule_seconds)
+            except ValueError as exc:
+                raise ValueError(f"accounts[{index}].schedule: {exc} (or lower [service] min_schedule)") from None
             if account.retention is not None and self.retention.get(account.retention) is None:
                 known = ", ".join(s.code for s in self.retention.series) or "none defined"
                 raise ValueError(f"accounts[{index}].retention: no record series '{account.retention}' "

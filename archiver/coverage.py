@@ -46,7 +46,7 @@ CAUSES = {
 
 
 def expected_interval(schedule: str) -> timedelta:
-    trigger = parse_schedule(schedule)
+    trigger = parse_schedule(schedule, minimum=1)  # the config checked the account's minimum
     if isinstance(trigger, IntervalTrigger):
         return trigger.interval
     assert isinstance(trigger, CronTrigger)

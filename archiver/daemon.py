@@ -10,6 +10,10 @@ Around it, ``archiver.service`` watches (``Supervision``: health probes, metrics
 ``[alerts] check_every``, ``[service] listen``, systemd's READY and watchdog), and SIGHUP
 re-reads the config (``reload``): the schedule changes, harvests in flight do not.
 
+Several daemons may share one index (archiver/sharing.py): accounts run on shared ticks
+(archiver/ticks.py), each tick harvested by the one daemon that wins the account's lease
+(archiver/leases.py), and the accounts of a daemon that died are taken over by the others.
+
 Accounts whose credential has a budget run when ``archiver.runplan`` says: before a harvest and
 after it, the plan is worked out from the index, and a run it puts later than the schedule is
 moved there, with a log line saying why — the schedule stretches instead of the budget running
@@ -29,8 +33,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from archiver import __version__
-from archiver.config import Config, ConfigError
-from archiver.harvest import HarvestRunner
+from archiver.config import AccountConfig, Config, ConfigError
+from archiver.harvest import HarvestOutcome, HarvestRunner
 from archiver.index.db import IndexDB, safe_url
 from archiver.recovery import Recovery
 from archiver.runplan import plan
@@ -38,6 +42,7 @@ from archiver.schedule import parse_schedule
 from archiver.service import sdnotify
 from archiver.service.reload import restart_needed
 from archiver.service.supervision import Supervision
+from archiver.sharing import Sharing
 from storage.base import Storage
 
 log = logging.getLogger(__name__)
@@ -70,6 +75,7 @@ class Daemon:
         self.deferred: list[str] = []  # harvests the budget plan moved later (name, in order)
         self.planned: set[str] = set()  # accounts whose next run the budget plan set
         self.replan = threading.Event()  # a harvest ended or was deferred: follow the plan (main loop)
+        self.sharing = Sharing(db, config, stop)
 
     def harvest(self, name: str) -> None:
         if self.stop.is_set():
@@ -78,23 +84,37 @@ class Daemon:
         account = next((a for a in runner.config.accounts if a.name == name), None)
         if account is None:
             return
-        if self._deferred_by_plan(runner.config, name):
-            return
+        # A tick that came due while this harvest ran (a slow one, or a takeover) is harvested right
+        # after it: the other daemons skipped it, seeing the lease held.
+        while not self._deferred_by_plan(runner.config, name) and self._harvest_tick(runner, account) \
+                and not self.stop.is_set() and self.sharing.due_again(account):
+            pass
+
+    def _harvest_tick(self, runner: HarvestRunner, account: AccountConfig) -> bool:
+        """Harvest the account's due tick under its lease; whether this daemon did."""
         started = time.monotonic()
-        try:
-            outcome = runner.run(account)
+        try:  # under the account's lease, stopped by a stop request or by losing the lease
+            harvested = self.sharing.run(account, lambda halt: HarvestRunner(
+                runner.config, self.db, self.storage, stop=halt, observer=self.metrics,
+                governors=runner.governors).run(account))
         except Exception:  # one account's bug must not stop the others' schedules
             log.exception("harvest of %s crashed; its WARCs are recovered on the next pass", account.name)
-            return
+            return False
+        if harvested is None:  # this tick is harvested (or being harvested) by another daemon
+            return False
+        self._report(account, *harvested, time.monotonic() - started)
+        return True
+
+    def _report(self, account: AccountConfig, outcome: HarvestOutcome, tick: datetime, seconds: float) -> None:
         self.completed.append(account.name)
         if self.metrics is not None:
-            self.metrics.harvested(account, outcome, time.monotonic() - started)
+            self.metrics.harvested(account, outcome, seconds)
         message = (f"harvest {account.name}: {outcome.status} — {outcome.pages} pages, {outcome.observations} items, "
                    f"{outcome.new_versions} new versions, {outcome.media} media; "
-                   f"WARC {', '.join(outcome.warcs) if outcome.warcs else 'none'}")
+                   f"WARC {', '.join(outcome.warcs) if outcome.warcs else 'none'}; tick {tick.isoformat()}")
         fields = {"account": account.name, "harvest": outcome.harvest_uid, "status": outcome.status,
                   "pages": outcome.pages, "items": outcome.observations, "new_versions": outcome.new_versions,
-                  "media": outcome.media, "warcs": outcome.warcs}
+                  "media": outcome.media, "warcs": outcome.warcs, "tick": tick.isoformat()}
         if outcome.error:
             log.warning("%s — %s", message, outcome.error, extra=fields)
         else:
@@ -210,7 +230,7 @@ class Daemon:
     def schedule(self) -> None:
         start = datetime.now(UTC)
         for account in self.config.accounts:
-            self.scheduler.add_job(self.harvest, parse_schedule(account.schedule), args=[account.name],
+            self.scheduler.add_job(self.harvest, self.sharing.ticks_of(account), args=[account.name],
                                    id=f"harvest:{account.name}", name=f"harvest {account.name}",
                                    next_run_time=start)
         self.scheduler.add_job(self.check_alerts, IntervalTrigger(seconds=self.config.alerts.check_seconds,
@@ -235,8 +255,9 @@ class Daemon:
         before = {a.name: a for a in old.accounts}
         for name in before.keys() - {a.name for a in new.accounts}:
             self.scheduler.remove_job(f"harvest:{name}")
+        self.sharing.configure(new)
         for account in new.accounts:
-            trigger = parse_schedule(account.schedule)
+            trigger = self.sharing.ticks_of(account)
             if account.name not in before:
                 self.scheduler.add_job(self.harvest, trigger, args=[account.name], id=f"harvest:{account.name}",
                                        name=f"harvest {account.name}", next_run_time=datetime.now(UTC))
@@ -277,6 +298,20 @@ class Daemon:
                  ", ".join(added) or "none", ", ".join(removed) or "none", ", ".join(changed) or "none")
         sdnotify.notify("READY=1", f"STATUS=harvesting {len(new)} account(s)")
 
+    def take_over(self) -> float:
+        """Run now the accounts another daemon left mid-tick (stopped, or died: its lease expired);
+        the seconds until it is worth looking again."""
+        try:
+            names, wait = self.sharing.orphans()
+        except Exception:  # the index is unreachable: nobody can take anything over meanwhile
+            log.exception("could not look for accounts left by other daemons; will retry")
+            return self.config.service.lease_seconds / 4
+        for name in names:
+            job = self.scheduler.get_job(f"harvest:{name}")
+            if job is not None:
+                job.modify(next_run_time=datetime.now(UTC))
+        return wait
+
     def run_until_stopped(self) -> None:
         self.schedule()
         self.scheduler.start()
@@ -284,8 +319,10 @@ class Daemon:
             self.supervision.start(f"harvesting {len(self.config.accounts)} account(s)", self.config.service.address)
             log.info("archiver %s running %d account(s) (index %s, storage %s); stop with SIGTERM or Ctrl-C",
                      __version__, len(self.config.accounts), safe_url(self.db.url), self.storage.url)
-            planned_at = time.monotonic()
-            while not self.stop.wait(1.0):
+            planned_at = orphans_at = time.monotonic()
+            while not self.stop.wait(max(0.05, min(1.0, orphans_at - time.monotonic()))):
+                if time.monotonic() >= orphans_at:
+                    orphans_at = time.monotonic() + self.take_over()
                 if self.reload_requested.is_set():
                     self.reload()
                 if self.replan.is_set() or time.monotonic() - planned_at >= PLAN_INTERVAL_SECONDS:

@@ -42,6 +42,7 @@ from archiver.index.db import IndexDB
 from archiver.index.ledger import now
 from archiver.index.models import Evidence, Harvest, StagedObservation, WarcFile
 from archiver.ingest import apply_staged, drop_file_evidence, store_warc
+from archiver.leases import leased_account_ids
 from archiver.reindex import WarcIndexer
 from archiver.retention.lock import LockPolicy
 from connectors.base import describe_failure
@@ -196,7 +197,10 @@ class Recovery:
                     Harvest.id.in_(select(StagedObservation.harvest_id).distinct()),
                 )
             ).all()
+        leased = leased_account_ids(self.db) if rows else set()
         for harvest_id, uid, account_id in rows:
+            if account_id in leased:  # its account is being harvested, maybe by a daemon on another host
+                continue
             lock = try_lock(self.locks / f"harvest-{uid}.lock", create=True)
             if lock is None:
                 continue

@@ -9,7 +9,8 @@ running dry mid-harvest; with nothing left (or the platform saying the quota is 
 runs wait for the reset. The daemon defers a run the plan puts later and logs why; ``archiver
 accounts`` shows the same plan, worked out from the index the same way, in any process.
 
-Accounts without a budget keep their schedules; their next run is the schedule's.
+Accounts without a budget keep their schedules; their next run is the schedule's next shared
+tick (archiver/ticks.py), the same for every daemon on the index.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy import select
 from archiver.governor import budget_spec, credential_of
 from archiver.index.models import Account, Harvest
 from archiver.quota import Budget, BudgetStatus
-from archiver.schedule import parse_schedule
+from archiver.ticks import Ticks
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -63,9 +64,8 @@ class RunPlan:
 def spacing(trigger: BaseTrigger, now: datetime) -> timedelta:
     """The mean time between runs of a schedule (a cron line's over its next day's worth of runs).
 
-    >>> from archiver.schedule import parse_schedule
     >>> at = datetime(2026, 5, 1, tzinfo=UTC)
-    >>> spacing(parse_schedule("2h"), at), spacing(parse_schedule("0 */6 * * *"), at)
+    >>> spacing(Ticks("a", "2h"), at), spacing(Ticks("a", "0 */6 * * *"), at)
     (datetime.timedelta(seconds=7200), datetime.timedelta(seconds=21600))
     """
     if isinstance(trigger, IntervalTrigger):
@@ -117,7 +117,7 @@ def plan(db: IndexDB, config: Config, now: datetime | None = None) -> dict[str, 
     groups: dict[str, list[tuple[AccountConfig, BaseTrigger]]] = {}
     with db.session() as session:
         for account in config.accounts:
-            trigger = parse_schedule(account.schedule)
+            trigger = Ticks(account.name, account.schedule)  # the ticks every daemon shares
             last, costs = _history(session, account.name)
             plans[account.name] = RunPlan(account.name, credential_of(account), _on_schedule(trigger, last, now),
                                           last, math.ceil(sum(costs) / len(costs)) if costs else None)

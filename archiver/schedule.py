@@ -11,8 +11,9 @@ from archiver.units import parse_duration
 MIN_INTERVAL_SECONDS = 60
 
 
-def parse_schedule(value: str) -> BaseTrigger:
-    """The APScheduler trigger for a schedule string.
+def parse_schedule(value: str, minimum: float = MIN_INTERVAL_SECONDS) -> BaseTrigger:
+    """The APScheduler trigger for a schedule string (an interval under ``minimum`` seconds is refused;
+    an account's minimum is ``[service] min_schedule``, checked with the config).
 
     >>> type(parse_schedule("1h")).__name__, type(parse_schedule("*/15 * * * *")).__name__
     ('IntervalTrigger', 'CronTrigger')
@@ -30,6 +31,7 @@ def parse_schedule(value: str) -> BaseTrigger:
             f"{value!r} is not a schedule; write an interval like '15m', '1h', '1d' "
             "or a cron line like '*/30 * * * *' (UTC)"
         ) from None
-    if interval.total_seconds() < MIN_INTERVAL_SECONDS:
-        raise ValueError(f"{value!r} is shorter than one minute; platforms would throttle the account")
+    if interval.total_seconds() < max(minimum, 1):
+        shortest = "one minute" if minimum == MIN_INTERVAL_SECONDS else f"{minimum:g} seconds"
+        raise ValueError(f"{value!r} is shorter than {shortest}; platforms would throttle the account")
     return IntervalTrigger(seconds=int(interval.total_seconds()), timezone="UTC")

@@ -16,9 +16,9 @@ from archiver.index.models import Account, Evidence, Item, Version, WarcFile
 DAY = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def text_index(path: Path, items: Iterator[tuple[datetime, list[str]]]) -> IndexDB:
-    """An SQLite index at ``path`` holding one item per (posted time, version texts)."""
-    db = open_index(f"sqlite:///{path}")
+def text_index(path: Path | str, items: Iterator[tuple[datetime | None, list[str]]]) -> IndexDB:
+    """An index at ``path`` (SQLite) or database URL holding one item per (posted time, version texts)."""
+    db = open_index(path if isinstance(path, str) else f"sqlite:///{path}")
     with db.session() as session:
         accounts = [Account(name=name, platform="rss", platform_account_id=name, cursor={}, created_at=DAY)
                     for name in ("mayor", "parks")]
@@ -33,13 +33,14 @@ def text_index(path: Path, items: Iterator[tuple[datetime, list[str]]]) -> Index
         session.flush()
         for n, (posted, texts) in enumerate(items):
             item = Item(account_id=accounts[n % 2].id, platform_id=f"i{n}", kind="comment" if n % 3 else "post",
-                        posted_at=posted, first_seen_at=posted, last_seen_at=posted, state="visible",
+                        posted_at=posted, first_seen_at=posted or DAY, last_seen_at=posted or DAY, state="visible",
                         version_count=len(texts), latest_hash=f"i{n}")
             session.add(item)
             session.flush()
             session.add_all(Version(item_id=item.id, seq=seq, content_hash=f"i{n}.{seq}",
                                     state="visible" if seq == 1 else "edited", content={}, text=words,
-                                    media_urls=[], first_observed_at=posted, last_observed_at=posted,
+                                    media_urls=[], first_observed_at=posted or DAY,
+                                    last_observed_at=posted or DAY,
                                     first_evidence_id=evidence.id, last_evidence_id=evidence.id)
                             for seq, words in enumerate(texts, start=1))
     return db

@@ -25,7 +25,7 @@ from archiver.cli import (
     users,
     verify,
 )
-from archiver.cli.app import EXIT_FAILURE, EXIT_USAGE, App, Failure
+from archiver.cli.app import EXIT_FAILURE, EXIT_USAGE, App, Failure, UsageError
 from archiver.config import ConfigError
 from archiver.service import logs
 
@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"archiver: {exc.source}: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"archiver: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except Failure as exc:
         print(f"archiver: {exc}", file=sys.stderr)

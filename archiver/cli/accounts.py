@@ -7,6 +7,7 @@ from typing import Any
 
 from archiver import overview
 from archiver.cli.app import App, print_json, print_table
+from archiver.leases import live_holders
 from archiver.runplan import RunPlan, plan
 
 
@@ -20,9 +21,11 @@ def account_rows(app: App) -> list[dict[str, Any]]:
     with app.db.session() as session:
         rows = overview.account_rows(session, app.config)
     plans = plan(app.db, app.config)
+    holders = live_holders(app.db)
     for row, account in zip(rows, app.config.accounts, strict=True):
         planned = plans[account.name]
         row.update(planned.as_dict())
+        row["harvesting_on"] = holders.get(account.name)  # the daemon (host:pid:…) harvesting it now
         row["budget"] = _budget(planned)
     return rows
 

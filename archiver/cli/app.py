@@ -31,6 +31,10 @@ class Failure(Exception):
     """The command could not do its job; the message is the one line the operator sees."""
 
 
+class UsageError(Exception):
+    """Bad usage argparse cannot see (search words the parser refuses, an unknown account): one line, exit 2."""
+
+
 class App:
     def __init__(self, args: argparse.Namespace, log_filter: RedactingLogFilter | None = None):
         self.args = args

@@ -18,7 +18,7 @@ from pathlib import Path
 from archiver import audit
 from archiver.cases import register as cases
 from archiver.cli.app import App, Failure, at_least
-from archiver.cli.search import add_filters, query_from
+from archiver.cli.search import add_filters, checked_query
 from archiver.exports.jsonl import export_jsonl
 from archiver.exports.package.builder import SELECTABLE, PackageError
 from archiver.exports.package.run import export_case, package_request
@@ -78,7 +78,7 @@ def run(app: App, args: argparse.Namespace) -> int:
     if fmt not in FORMATS:
         raise Failure(f"--format {fmt} needs a case ('archiver export CASE --format {fmt}'); "
                       f"without one, use jsonl or warc")
-    request = ExportRequest(query_from(args), getpass.getuser(), datetime.now(UTC))
+    request = ExportRequest(checked_query(app, args), getpass.getuser(), datetime.now(UTC))
     try:
         new_folder(args.out, create=False)  # before any work; the export itself checks again
         with app.db.session() as session:

@@ -126,17 +126,19 @@ def run_daemon(app: App, args: argparse.Namespace) -> int:
     from archiver.daemon import Daemon
     from archiver.service.reload import reload_on_sighup
     from archiver.service.supervision import ListenError
+    from archiver.sharing import DaemonRefused, sole_daemon
 
     config = app.config
     if not config.accounts:
         raise ConfigError(["no accounts in the config; add an [[accounts]] table (see config.example.toml)"])
-    app.recover()
-    stop = threading.Event()
-    app.storage.stop_when(stop, config.storage.stop_grace_seconds)
-    daemon = Daemon(config, app.db, app.storage, stop, reread=app.reread_config)
-    with stop_on_signals(stop), reload_on_sighup(daemon.reload_requested):
-        try:
-            daemon.run_until_stopped()
-        except ListenError as exc:
-            raise Failure(str(exc)) from None
+    try:
+        with sole_daemon(app.db):  # on SQLite; on PostgreSQL daemons share the accounts through leases
+            app.recover()
+            stop = threading.Event()
+            app.storage.stop_when(stop, config.storage.stop_grace_seconds)
+            daemon = Daemon(config, app.db, app.storage, stop, reread=app.reread_config)
+            with stop_on_signals(stop), reload_on_sighup(daemon.reload_requested):
+                daemon.run_until_stopped()
+    except (DaemonRefused, ListenError) as exc:
+        raise Failure(str(exc)) from None
     return EXIT_OK

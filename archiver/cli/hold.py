@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from sqlalchemy import select
 
 from archiver import audit
-from archiver.cli.app import EXIT_OK, App, Failure, moment, print_json, print_table
+from archiver.cli.app import EXIT_OK, App, Failure, UsageError, moment, print_json, print_table
 from archiver.retention import holds
 from archiver.retention.models import LegalHold
+from archiver.search import QueryError, SearchQuery, check_query
+from archiver.search.syntax import WORDS_HELP
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -20,7 +23,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     create.add_argument("--account", action="append", default=[], help="account name (repeatable)")
     create.add_argument("--since", type=moment, help="posted on or after (2026-03-01 or ISO time, UTC)")
     create.add_argument("--until", type=moment, help="posted before")
-    create.add_argument("--query", help="words that must occur (as in search)")
+    create.add_argument("--query", help=WORDS_HELP)
     create.add_argument("--item", action="append", default=[], help="an item, ACCOUNT:PLATFORM-ID (repeatable)")
     create.set_defaults(handler=run_create)
     listing = actions.add_parser("list", help="every hold, active and released")
@@ -38,12 +41,18 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 def run_create(app: App, args: argparse.Namespace) -> int:
     criteria = holds.HoldCriteria(tuple(args.account), args.since, args.until, args.query, tuple(args.item))
+    search = SearchQuery(text=args.query)  # accounts: holds.create names those not in the index (exit 1)
     with app.db.session() as session:
-        try:
+        try:  # the words checked as search checks them (one line, exit 2)
+            notes = check_query(session, search, [account.name for account in app.config.accounts])
             hold = holds.create(session, args.matter, criteria, audit.actor())
         except holds.HoldError as exc:
             raise Failure(str(exc)) from None
+        except QueryError as exc:
+            raise UsageError(str(exc)) from None
         row = holds.summary(session, hold)
+    for note in notes:
+        print(f"archiver: note: {note}", file=sys.stderr)
     turned_on, _ = holds.sync_store_flags(app.db, app.storage)
     print(f"hold {row['id']} ({row['matter']}): {row['items']} item(s) frozen; "
           f"{len(turned_on)} WARC object(s) newly under legal hold")

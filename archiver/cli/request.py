@@ -8,7 +8,7 @@ from datetime import date
 from archiver import audit
 from archiver.cases import register as cases
 from archiver.cli.app import EXIT_OK, App, Failure, print_json, print_table
-from archiver.cli.search import add_filters, query_from
+from archiver.cli.search import add_filters, checked_query
 from archiver.items import ItemNotFound, find_item, item_ref
 
 
@@ -58,7 +58,7 @@ def run_new(app: App, args: argparse.Namespace) -> int:
 
 
 def run_change(app: App, args: argparse.Namespace) -> int:
-    query = query_from(args)
+    query = checked_query(app, args)
     with app.db.session() as session:
         try:
             case = cases.get_case(session, args.case)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from archiver import audit
-from archiver.cli.app import App, Failure, at_least, moment, print_json, print_table
+from archiver.cli.app import App, Failure, UsageError, at_least, moment, print_json, print_table
 from archiver.items import ItemNotFound, ItemRef, find_item, item_history
 from archiver.quarantine import parse_problems
-from archiver.search import SearchHit, SearchQuery, search, state_counts
+from archiver.search import QueryError, SearchHit, SearchQuery, check_query, search, state_counts
+from archiver.search.syntax import WORDS_HELP
 from archiver.threads import thread, thread_lines
 
 STATES = ("visible", "edited", "hidden", "deleted", "unavailable")
@@ -17,7 +19,7 @@ STATES = ("visible", "edited", "hidden", "deleted", "unavailable")
 
 def add_filters(parser: argparse.ArgumentParser) -> None:
     """The search filters, shared by ``search`` and ``export``."""
-    parser.add_argument("text", nargs="?", help='words that must all occur; "quote phrases"')
+    parser.add_argument("text", nargs="?", help=WORDS_HELP)
     parser.add_argument("--account", action="append", default=[], help="account name (repeatable)")
     parser.add_argument("--platform", action="append", default=[], help="platform (repeatable)")
     parser.add_argument("--since", type=moment, help="posted on or after (2026-03-01 or ISO time, UTC)")
@@ -37,6 +39,20 @@ def query_from(args: argparse.Namespace, limit: int = 50, offset: int = 0) -> Se
                        author=args.author, limit=limit, offset=offset)
 
 
+def checked_query(app: App, args: argparse.Namespace, limit: int = 50, offset: int = 0) -> SearchQuery:
+    """The search the arguments ask for, after the checks every face makes (search/checks.py):
+    refused with exit 2 if it cannot run as asked; its notes on stderr, so --json output stays clean."""
+    query = query_from(args, limit, offset)
+    with app.db.session() as session:
+        try:
+            notes = check_query(session, query, [account.name for account in app.config.accounts])
+        except QueryError as exc:
+            raise UsageError(str(exc)) from None
+    for note in notes:
+        print(f"archiver: note: {note}", file=sys.stderr)
+    return query
+
+
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = commands.add_parser("search", help="find items by words and filters")
     add_filters(parser)
@@ -53,7 +69,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def run_search(app: App, args: argparse.Namespace) -> int:
-    query = query_from(args, args.limit, args.offset)
+    query = checked_query(app, args, args.limit, args.offset)
     if args.counts:
         with app.db.session() as session:
             counts = state_counts(session, query)

@@ -1,11 +1,16 @@
 """Opening the index: SQLite (WAL, FTS5) by default, PostgreSQL in larger installations.
 
 The schema is owned by Alembic migrations, applied on every start, so an upgraded archiver
-upgrades its index before touching it.
+upgrades its index before touching it. Processes starting at once (daemons on several hosts,
+a daemon and a command) take turns: PostgreSQL holds an advisory lock for the migration's
+transaction, SQLite a lock on ``<index>.migrate.lock`` beside the file; the second finds the
+schema current.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +23,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK_KEY = 0x61726368  # PostgreSQL advisory lock taken around migrations ("arch")
 
 
 class IndexUnavailable(Exception):
@@ -67,12 +73,34 @@ class IndexDB:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite index file (None for PostgreSQL or an in-memory index)."""
+        database = self.engine.url.database
+        return Path(database) if self.dialect == "sqlite" and database not in (None, "", ":memory:") else None
+
+    @contextmanager
+    def _file_lock(self, suffix: str) -> Iterator[None]:
+        """Wait for, then hold, an exclusive lock on ``<index><suffix>`` (SQLite; nothing otherwise)."""
+        path = self.sqlite_path
+        if path is None:
+            yield
+            return
+        descriptor = os.open(f"{path}{suffix}", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)
+
     def upgrade(self) -> None:
-        """Bring the schema to the newest migration."""
+        """Bring the schema to the newest migration, one process at a time."""
         config = AlembicConfig()
         config.set_main_option("script_location", str(MIGRATIONS))
         try:
-            with self.engine.begin() as connection:
+            with self._file_lock(".migrate.lock"), self.engine.begin() as connection:
+                if self.dialect == "postgresql":  # released when the migration's transaction ends
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
                 config.attributes["connection"] = connection
                 command.upgrade(config, "heads")  # features may add independent branches
         except OperationalError as exc:

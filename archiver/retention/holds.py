@@ -28,7 +28,7 @@ from archiver.index.ledger import now
 from archiver.index.models import Account, Evidence, Item, ItemEvidence, Version, WarcFile
 from archiver.items import ItemRef, find_item, item_ref, item_refs
 from archiver.retention.models import HeldObject, HoldItem, LegalHold
-from archiver.search import SearchQuery
+from archiver.search import QueryError, SearchQuery, parse
 from storage.base import Storage, StorageError
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,10 @@ def create(session: Session, matter: str, criteria: HoldCriteria, who: str) -> L
         raise HoldError("--matter must name the matter (case name or number)")
     if not (criteria.searches or criteria.items):
         raise HoldError("a hold needs at least one of --account, --since, --until, --query or --item")
+    if criteria.query is not None and parse(criteria.query).matches_nothing:  # QueryError: refused syntax
+        # A hold whose words match nothing would freeze nothing, now or later: refused, not placed empty.
+        raise QueryError(f"--query {criteria.query!r} has no words to search for, so the hold would freeze nothing; "
+                         "give words that can match, or hold by --account, --since, --until or --item")
     unknown = [a for a in criteria.accounts if session.scalar(select(Account.id).where(Account.name == a)) is None]
     if unknown:
         raise HoldError(f"no account named {unknown[0]!r} in the index")
@@ -118,7 +122,13 @@ def refresh(session: Session) -> dict[int, int]:
         criteria = HoldCriteria.from_json(hold.criteria)
         if not criteria.searches:
             continue
-        count = _add_members(session, hold, _matches(session, criteria))
+        try:
+            matches = _matches(session, criteria)
+        except QueryError as exc:  # words an earlier version took; the hold keeps its members
+            log.warning("hold %s: its query %r is no longer accepted (%s); no new items join it", hold.id,
+                        criteria.query, exc)
+            continue
+        count = _add_members(session, hold, matches)
         if count:
             added[hold.id] = count
             audit.record(session, "hold.items_added", f"hold {hold.id}", items=count)

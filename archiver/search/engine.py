@@ -6,18 +6,18 @@ still found; the result is the item, shown with its current state.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, column, func, literal_column, select, table
+from sqlalchemy import ColumnElement, Select, String, and_, column, false, func, literal_column, select, table
 from sqlalchemy.orm import Session
 
 from archiver.index.models import Account, Item, Version
 from archiver.search.filtered import ranked_items
 from archiver.search.phrase import one_term, ranked_slice
+from archiver.search.syntax import parse
 
 # Counting every match of a common word costs more than the page itself; past this many,
 # a search reports "at least" (total_is_exact False) instead of reading on. Whole selections
@@ -28,7 +28,6 @@ COUNT_WORK = 5_000
 # SQLite: bm25 ranks at most this many versions matching one word at a time (see _sqlite_ranked).
 RANK_SLICE = 5_000
 _FTS = table("versions_fts", column("rowid"), column("rank"), column("versions_fts"))
-_TOKEN = re.compile(r'"[^"]+"|\S+')
 
 
 @dataclass(frozen=True)
@@ -45,6 +44,10 @@ class SearchQuery:
     author: str | None = None
     limit: int = 50
     offset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.text is not None and not self.text.strip():  # blank words are no words, not a search for ""
+            object.__setattr__(self, "text", None)
 
     def describe(self) -> dict[str, Any]:
         described = {k: v for k, v in self.__dict__.items() if v not in (None, (), "")}
@@ -83,22 +86,22 @@ class SearchPage:
 
 
 def fts5_query(user_text: str) -> str:
-    """User words as an FTS5 query: every word must occur; "quoted phrases" stay phrases.
+    """User words as an FTS5 query (search/syntax.py): every word must occur; "quoted phrases" stay
+    phrases; "" when there is nothing to search for. Raises QueryError for syntax it refuses.
 
     >>> fts5_query('main street "bike lane"')
     '"main" "street" "bike lane"'
     """
-    terms = []
-    for token in _TOKEN.findall(user_text):
-        words = token.strip('"').replace('"', " ").strip()
-        if words:
-            terms.append(f'"{words}"')
-    return " ".join(terms)
+    return parse(user_text).fts5()
 
 
 def _filters(session: Session, query: SearchQuery) -> list[ColumnElement[bool]]:
     """Conditions on ``items`` only, so the text search can stream matches through them."""
     conditions: list[ColumnElement[bool]] = []
+    if query.text is not None and not _has_text(query):  # only punctuation ("): nothing, never everything
+        conditions.append(false())
+    if query.text is not None and parse(query.text).excluded:
+        conditions.append(Item.id.not_in(_holding_excluded(session, query.text)))
     if query.accounts or query.platforms:
         accounts = select(Account.id)
         if query.accounts:
@@ -121,6 +124,16 @@ def _filters(session: Session, query: SearchQuery) -> list[ColumnElement[bool]]:
     if query.author:
         conditions.append(_author_matches(session, query.author))
     return conditions
+
+
+def _holding_excluded(session: Session, text: str) -> Select[Any]:
+    """Items with a version holding a word or phrase the query leaves out (-word): left out whole, so
+    neither an earlier version without the word nor the engine's NOT (per version) brings them back."""
+    parsed = parse(text)
+    if session.get_bind().dialect.name == "sqlite":
+        versions = select(_FTS.c.rowid).where(_FTS.c.versions_fts.op("MATCH")(parsed.fts5_excluded()))
+        return select(Version.item_id).where(Version.id.in_(versions))
+    return select(Version.item_id).where(literal_column("versions.search_vector").op("@@")(parsed.excluded_tsquery()))
 
 
 def _author_matches(session: Session, author: str) -> ColumnElement[bool]:
@@ -178,7 +191,7 @@ def _sqlite_ranked(session: Session, query: SearchQuery, conditions: list[Column
     # bm25 of a phrase or several words matches position lists per word, so slices shrink.
     size = max(RANK_SLICE // len(terms.split()), 1)
     # One quoted phrase alone: its bm25 order needs no count over the whole index (search/phrase.py).
-    term = one_term(session, re.findall(r'"([^"]*)"', terms))
+    term = one_term(session, parse(query.text or "").plain_phrases())
     upper: int | None = None
     seen: set[int] = set()  # while counting up to skip
     while True:
@@ -228,7 +241,7 @@ def _fts5_ranked(session: Session, statement: Select[Any], seen: set[int], skip:
 
 
 def _postgres_matches(query: SearchQuery, conditions: list[ColumnElement[bool]]) -> Select[Any]:
-    tsquery = func.websearch_to_tsquery("english", query.text)
+    tsquery = parse(query.text or "").tsquery()
     vector = literal_column("versions.search_vector")
     ranked = (
         select(Version.item_id.label("item_id"), (-func.max(func.ts_rank(vector, tsquery))).label("rank"))
@@ -256,8 +269,8 @@ def _filtered_first(session: Session, query: SearchQuery) -> list[int] | None:
     """All matches ranked after reading the filtered items first, when the filters are selective."""
     if session.get_bind().dialect.name != "sqlite" or not _has_text(query):
         return None
-    terms = fts5_query(query.text or "")
-    return ranked_items(session, re.findall(r'"([^"]*)"', terms), _filters(session, query), terms)
+    return ranked_items(session, parse(query.text or "").plain_phrases(), _filters(session, query),
+                        fts5_query(query.text or ""))
 
 
 def _id_rows(session: Session, query: SearchQuery, skip: int = 0, known: set[int] | None = None) -> Iterator[int]:
@@ -382,7 +395,7 @@ def _snippet(words: str, user_text: str | None, width: int = 160) -> str:
         return ""
     position = 0
     if user_text:
-        first = fts5_query(user_text).split('"')[1:2]
+        first = parse(user_text).shown()[:1]
         found = words.lower().find(first[0].lower()) if first else -1
         position = max(found - width // 3, 0) if found >= 0 else 0
     piece = words[position:position + width]

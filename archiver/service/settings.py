@@ -30,6 +30,12 @@ class ServiceSection(BaseModel):
     listen: str | None = None  # e.g. "127.0.0.1:9464": /healthz and /metrics of `archiver run`; unset: off
     check_every: str = "15s"  # how often health probes ask the index and the store
     check_timeout: str = "10s"  # a probe without an answer by then makes /healthz say 503
+    # How long a daemon's claim on an account's harvest lasts without renewal (archiver/leases.py):
+    # a daemon that dies has its accounts taken over by another within this time.
+    lease: str = "2m"
+    # The shortest account schedule allowed: platforms throttle faster polling. Lower it only for
+    # feeds the agency runs itself (or a test rig).
+    min_schedule: str = "1m"
 
     @field_validator("listen")
     @classmethod
@@ -38,7 +44,7 @@ class ServiceSection(BaseModel):
             parse_listen(value)
         return value
 
-    @field_validator("check_every", "check_timeout", mode="before")
+    @field_validator("check_every", "check_timeout", "lease", "min_schedule", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> str:
         if parse_duration(value).total_seconds() <= 0:
@@ -52,6 +58,14 @@ class ServiceSection(BaseModel):
     @property
     def check_seconds(self) -> float:
         return parse_duration(self.check_every).total_seconds()
+
+    @property
+    def lease_seconds(self) -> float:
+        return parse_duration(self.lease).total_seconds()
+
+    @property
+    def min_schedule_seconds(self) -> float:
+        return parse_duration(self.min_schedule).total_seconds()
 
     @property
     def timeout_seconds(self) -> float:

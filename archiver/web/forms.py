@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
 from archiver.items import ItemRef
-from archiver.search import SearchQuery, fts5_query
+from archiver.search import QueryError, SearchQuery, parse
 
 STATES = ("visible", "edited", "hidden", "deleted", "unavailable")
 FACET_STATES = ("visible", "edited", "hidden", "deleted")
@@ -81,9 +81,10 @@ def with_filters(args: MultiDict[str, str], **changes: Any) -> str:
 
 
 def _terms(text: str | None) -> list[str]:
-    if not text:
+    try:
+        return parse(text).shown() if text else []
+    except QueryError:  # no results are shown for words the parser refuses
         return []
-    return [t.strip('"') for t in re.findall(r'"[^"]+"', fts5_query(text)) if t.strip('"').strip()]
 
 
 def mark(snippet: str, text: str | None) -> Markup:

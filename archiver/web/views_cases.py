@@ -13,6 +13,7 @@ from archiver.cases import register as cases
 from archiver.exports import jobs
 from archiver.exports.package.builder import SELECTABLE
 from archiver.items import ItemNotFound, find_item, item_ref
+from archiver.search import QueryError, check_query
 from archiver.web.auth import require
 from archiver.web.forms import FormError, day, search_query
 
@@ -96,12 +97,15 @@ def _change(name: str, action: str) -> Any:
         case = _case(db, name)
         try:
             refs = [item_ref(db, find_item(db, ref)) for ref in request.form.getlist("item") if ref]
-        except ItemNotFound as exc:
+            notes = check_query(db, query, [a.name for a in archive().config.accounts])
+        except (ItemNotFound, QueryError) as exc:
             abort(400, description=str(exc))
         if not refs and not cases.has_criteria(query):
             abort(400, description="say what to add or drop: a search or the items ticked")
         change = cases.add_items if action == "add" else cases.drop_items
         count = change(db, case, query, refs, current_user.username)
+    for note in notes:
+        flash(f"Note: {note}.")
     flash(f"{count} item(s) {'added to' if action == 'add' else 'dropped from'} {name}.")
     return redirect(url_for("cases.case_page", name=name))
 

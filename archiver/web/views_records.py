@@ -14,6 +14,7 @@ from archiver.retention import holds
 from archiver.retention.certificate import find_certificate
 from archiver.retention.models import LegalHold, RetentionPlan
 from archiver.retention.plan import PlanError, approve, describe, find, plan_items, propose
+from archiver.search import QueryError
 from archiver.web.auth import require
 from archiver.web.forms import FormError, filter_pairs, moment
 
@@ -49,6 +50,9 @@ def hold_new() -> Any:
     except (FormError, holds.HoldError) as exc:
         flash(f"No hold placed: {exc}", "error")
         return redirect(url_for("records.hold_list"))
+    except QueryError as exc:  # search words refused, as the search form refuses them
+        flash(f"No hold placed: {exc}", "error")
+        return hold_list(), 400
     holds.sync_store_flags(archive().db, archive().storage)
     flash(f"Hold {hold_id} placed: {count} item(s) frozen.")
     return redirect(url_for("records.hold_page", hold_id=hold_id))
