@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from archiver.capture.response import CapturedResponse, Headers
-from connectors.untrusted import Malformed, clean
+from connectors.untrusted import Malformed, clean, storable
 from connectors.windows import SharedWindows
 
 # CapturedResponse and Headers live in archiver.capture (the session builds them); connectors
@@ -89,10 +89,12 @@ class Observation:
                 if value is not None:
                     setter(self, name, clean(value if isinstance(value, str) else str(value)))
                 continue
-            setter(self, name, clean(value))
+            setter(self, name, storable(value))
         for name in ("kind", "text", "url", "author", "problem"):
             value = getattr(self, name)
-            if value is not None:
+            if type(value) is str:
+                setter(self, name, storable(value))
+            elif value is not None:
                 setter(self, name, clean(value if isinstance(value, str) else str(value)))
         setter(self, "content", clean(dict(self.content), "content"))
         setter(self, "metrics", clean(dict(self.metrics), "metrics") if self.metrics else {})
@@ -104,10 +106,12 @@ class Observation:
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical content and state: equal hashes mean "no new version"."""
-        canonical = json.dumps(
-            {"content": self.content, "state": self.state.value}, sort_keys=True, ensure_ascii=False, default=str
-        )
+        canonical = _CANONICAL.encode({"content": self.content, "state": self.state.value})
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# What json.dumps(sort_keys=True, ensure_ascii=False, default=str) builds on every call, built once.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
 
 
 def _utc(moment: Any) -> datetime | None:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 if TYPE_CHECKING:  # connectors.base imports this module
     from connectors.base import Observation
 
-__all__ = ["Fields", "Malformed", "clean", "each", "isolated", "problem", "strict"]
+__all__ = ["Fields", "Malformed", "clean", "each", "isolated", "problem", "storable", "strict"]
 
 MAX_DEPTH = 64  # nesting kept in a value; deeper is malformed (real payloads nest a few levels)
 MAX_IDENTIFIER = 1024  # characters; platform ids are far shorter
@@ -90,7 +90,8 @@ def clean(value: Any, path: str = "value", depth: int = 0) -> Any:
         return _clean_named(value, path, depth)
 
 
-def _storable(text: str) -> str:
+def storable(text: str) -> str:
+    """``clean`` of a ``str`` (exactly that type), without its dispatch."""
     # An ASCII string (a flag CPython keeps, so this is O(1)) can only hold NUL of the unstorable.
     if text.isascii():
         return text.replace("\x00", "\ufffd") if "\x00" in text else text
@@ -102,13 +103,13 @@ def _clean_fast(value: Any, depth: int) -> Any:
     spent formatting paths no message needed); exact built-in types only, the rest as before."""
     kind = type(value)
     if kind is str:
-        return _storable(value)
+        return storable(value)
     if value is None or kind is int or kind is bool:
         return value
     if kind is dict:
         if depth >= MAX_DEPTH:
             raise Malformed("value", f"at most {MAX_DEPTH} levels of nesting", value)
-        return {(_storable(k) if type(k) is str else clean(str(k))): _clean_fast(v, depth + 1)
+        return {(storable(k) if type(k) is str else clean(str(k))): _clean_fast(v, depth + 1)
                 for k, v in value.items()}
     if kind is list or kind is tuple:
         if depth >= MAX_DEPTH:
