@@ -56,11 +56,12 @@ def serve(entries: int, page_size: int, host: str = "127.0.0.1") -> tuple[subpro
     return process, base
 
 
-def floor(base: str, pages: int, out: Path) -> float:
-    """Plain requests + WARCWriter over the same pages: the least any harvester must do."""
+def floor(base: str, pages: int, out: Path) -> tuple[float, float]:
+    """Plain requests + WARCWriter over the same pages: the least any harvester must do.
+    (wall seconds, CPU seconds of this process)"""
     session = requests.Session()
     session.trust_env = False
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with (out / "floor.warc.gz").open("wb") as handle:
         writer = WARCWriter(handle, gzip=True)
         for page in range(1, pages + 1):
@@ -73,7 +74,7 @@ def floor(base: str, pages: int, out: Path) -> float:
 
             writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body),
                                                           length=len(body), http_headers=headers))
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def parser_only(base: str, pages: int) -> float:
@@ -95,7 +96,8 @@ def rss_now_mb() -> float:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
-def archiver_harvest(base: str, workdir: Path, every: int = 0) -> tuple[float, int]:
+def archiver_harvest(base: str, workdir: Path, every: int = 0) -> tuple[float, int, float]:
+    """(wall seconds, observations, CPU seconds of this process: every thread) of one harvest."""
     config_path = workdir / "archiver.toml"
     config_path.write_text(
         '[capture]\nmedia = false\n[[accounts]]\nname = "bench"\nplatform = "rss"\n'
@@ -104,7 +106,7 @@ def archiver_harvest(base: str, workdir: Path, every: int = 0) -> tuple[float, i
     config = load_config(config_path)
     db = open_index(config.database_url)
     storage = open_storage(config)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     seen = [0, every]
 
     def progress(_account: str, page: object) -> None:
@@ -115,10 +117,10 @@ def archiver_harvest(base: str, workdir: Path, every: int = 0) -> tuple[float, i
                   file=sys.stderr, flush=True)
 
     outcome = HarvestRunner(config, db, storage, on_page=progress).run(config.accounts[0])
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     db.dispose()
     assert outcome.ok, outcome.error
-    return seconds, outcome.observations
+    return seconds, outcome.observations, cpu
 
 
 def child(entries: int, page_size: int) -> None:
@@ -126,7 +128,7 @@ def child(entries: int, page_size: int) -> None:
     server, base = serve(entries, page_size)
     try:
         with tempfile.TemporaryDirectory() as workdir:
-            seconds, items = archiver_harvest(base, Path(workdir), every=max(1000, entries // 10))
+            seconds, items, _ = archiver_harvest(base, Path(workdir), every=max(1000, entries // 10))
     finally:
         server.terminate()
         server.wait()
@@ -157,17 +159,20 @@ def run(entries: int, page_size: int, rounds: int) -> dict[str, float]:
     """Throughput side by side with the floor, printed as each step ends; the figures."""
     pages = -(-entries // page_size)
     server, base = serve(entries, page_size)
-    floor_times, ours_times, items = [], [], 0
+    floor_times, ours_times, floor_cpu, ours_cpu, items = [], [], [], [], 0
     print(f"feed: {entries} entries in {pages} pages of {page_size}", flush=True)
     try:
         parse_seconds = parser_only(base, pages)
         print(f"feed parsing alone:                   {entries / parse_seconds:10.0f} items/s", flush=True)
         for round_ in range(rounds):
             with tempfile.TemporaryDirectory() as workdir:
-                floor_times.append(floor(base, pages, Path(workdir)))
+                wall, cpu = floor(base, pages, Path(workdir))
+                floor_times.append(wall)
+                floor_cpu.append(cpu)
             with tempfile.TemporaryDirectory() as workdir:
-                seconds, items = archiver_harvest(base, Path(workdir))
+                seconds, items, cpu = archiver_harvest(base, Path(workdir))
                 ours_times.append(seconds)
+                ours_cpu.append(cpu)
             print(f"  round {round_ + 1}: floor {floor_times[-1]:.2f} s, archiver {ours_times[-1]:.2f} s", flush=True)
     finally:
         server.terminate()
@@ -177,6 +182,8 @@ def run(entries: int, page_size: int, rounds: int) -> dict[str, float]:
     print(f"floor (requests + warcio WARCWriter): {floor_rate:10.0f} items/s  (best of {rounds})")
     print(f"archiver harvest (full pipeline):     {ours_rate:10.0f} items/s  ({items} observations)")
     print(f"ratio archiver/floor: {ours_rate / floor_rate:.2f}  (target >= 0.5)")
+    print(f"CPU seconds per 10,000 items (every thread of this process): floor {min(floor_cpu) / entries * 1e4:.2f}, "
+          f"archiver {min(ours_cpu) / entries * 1e4:.2f}")
     rest = max(min(ours_times) - parse_seconds, 1e-9)
     print(f"parsing = {parse_seconds / min(ours_times):.0%} of the harvest's time; the archiver without parsing: "
           f"{entries / rest:.0f} items/s (ratio to floor {entries / rest / floor_rate:.2f})", flush=True)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from archiver.capture.response import CapturedResponse, Headers
-from connectors.untrusted import Malformed, clean
+from connectors.untrusted import Malformed, clean, storable
 from connectors.windows import SharedWindows
 
 # CapturedResponse and Headers live in archiver.capture (the session builds them); connectors
@@ -79,28 +79,46 @@ class Observation:
     def __post_init__(self) -> None:
         # Storable by construction, whatever a parser passed (connectors/untrusted.py): text without
         # NUL or lone surrogates, finite numbers, JSON-shaped content, times in UTC.
-        for name in ("platform_id", "kind", "text", "url", "author", "parent_id", "problem"):
+        # (Field by field, not in a loop over names: this runs for every item of every harvest.)
+        setter = object.__setattr__
+        for name in ("platform_id", "parent_id"):
             value = getattr(self, name)
-            if name in ("platform_id", "parent_id") and (isinstance(value, bool) or not isinstance(value, str | int)):
-                value = "" if name == "platform_id" else None  # not an id at all: see ``checked``
-            if value is not None:
-                object.__setattr__(self, name, clean(value if isinstance(value, str) else str(value)))
-        object.__setattr__(self, "content", clean(dict(self.content), "content"))
-        object.__setattr__(self, "metrics", clean(dict(self.metrics), "metrics"))
-        object.__setattr__(self, "media_urls", tuple(clean(str(u)) for u in self.media_urls))
-        object.__setattr__(self, "posted_at", _utc(self.posted_at))
+            if type(value) is not str:
+                if isinstance(value, bool) or not isinstance(value, str | int):
+                    value = "" if name == "platform_id" else None  # not an id at all: see ``checked``
+                if value is not None:
+                    setter(self, name, clean(value if isinstance(value, str) else str(value)))
+                continue
+            setter(self, name, storable(value))
+        for name in ("kind", "text", "url", "author", "problem"):
+            value = getattr(self, name)
+            if type(value) is str:
+                setter(self, name, storable(value))
+            elif value is not None:
+                setter(self, name, clean(value if isinstance(value, str) else str(value)))
+        setter(self, "content", clean(dict(self.content), "content"))
+        setter(self, "metrics", clean(dict(self.metrics), "metrics") if self.metrics else {})
+        if self.media_urls:
+            setter(self, "media_urls", tuple(clean(str(u)) for u in self.media_urls))
+        elif type(self.media_urls) is not tuple:
+            setter(self, "media_urls", ())
+        setter(self, "posted_at", _utc(self.posted_at))
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical content and state: equal hashes mean "no new version"."""
-        canonical = json.dumps(
-            {"content": self.content, "state": self.state.value}, sort_keys=True, ensure_ascii=False, default=str
-        )
+        canonical = _CANONICAL.encode({"content": self.content, "state": self.state.value})
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# What json.dumps(sort_keys=True, ensure_ascii=False, default=str) builds on every call, built once.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
 
 
 def _utc(moment: Any) -> datetime | None:
     if not isinstance(moment, datetime):
         return None
+    if moment.tzinfo is UTC:  # already so (parsers read times in UTC): no conversion
+        return moment
     try:
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except OverflowError:

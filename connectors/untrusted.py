@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 if TYPE_CHECKING:  # connectors.base imports this module
     from connectors.base import Observation
 
-__all__ = ["Fields", "Malformed", "clean", "each", "isolated", "problem", "strict"]
+__all__ = ["Fields", "Malformed", "clean", "each", "isolated", "problem", "storable", "strict"]
 
 MAX_DEPTH = 64  # nesting kept in a value; deeper is malformed (real payloads nest a few levels)
 MAX_IDENTIFIER = 1024  # characters; platform ids are far shorter
@@ -84,6 +84,41 @@ def clean(value: Any, path: str = "value", depth: int = 0) -> Any:
     >>> clean({"a": ["x\\x00", float("nan"), 3]})
     {'a': ['x\ufffd', 'nan', 3]}
     """
+    try:
+        return _clean_fast(value, depth)
+    except Malformed:  # rare: read again, tracking the path, so the message names where
+        return _clean_named(value, path, depth)
+
+
+def storable(text: str) -> str:
+    """``clean`` of a ``str`` (exactly that type), without its dispatch."""
+    # An ASCII string (a flag CPython keeps, so this is O(1)) can only hold NUL of the unstorable.
+    if text.isascii():
+        return text.replace("\x00", "\ufffd") if "\x00" in text else text
+    return _UNSTORABLE.sub("\ufffd", text) if _UNSTORABLE.search(text) else text
+
+
+def _clean_fast(value: Any, depth: int) -> Any:
+    """``clean`` without building a path for every value (most of a harvest's parsing time was
+    spent formatting paths no message needed); exact built-in types only, the rest as before."""
+    kind = type(value)
+    if kind is str:
+        return storable(value)
+    if value is None or kind is int or kind is bool:
+        return value
+    if kind is dict:
+        if depth >= MAX_DEPTH:
+            raise Malformed("value", f"at most {MAX_DEPTH} levels of nesting", value)
+        return {(storable(k) if type(k) is str else clean(str(k))): _clean_fast(v, depth + 1)
+                for k, v in value.items()}
+    if kind is list or kind is tuple:
+        if depth >= MAX_DEPTH:
+            raise Malformed("value", f"at most {MAX_DEPTH} levels of nesting", value)
+        return [_clean_fast(v, depth + 1) for v in value]
+    return _clean_named(value, "value", depth)
+
+
+def _clean_named(value: Any, path: str, depth: int) -> Any:
     if isinstance(value, str):
         return _UNSTORABLE.sub("\ufffd", value) if _UNSTORABLE.search(value) else value
     if value is None or isinstance(value, bool | int):
@@ -93,9 +128,9 @@ def clean(value: Any, path: str = "value", depth: int = 0) -> Any:
     if depth >= MAX_DEPTH:
         raise Malformed(path, f"at most {MAX_DEPTH} levels of nesting", value)
     if isinstance(value, dict):
-        return {clean(str(k)): clean(v, f"{path}.{k}", depth + 1) for k, v in value.items()}
+        return {clean(str(k)): _clean_named(v, f"{path}.{k}", depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [clean(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
+        return [_clean_named(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
     return clean(str(value))  # a time or another object a parser kept: as content hashing writes it
 
 

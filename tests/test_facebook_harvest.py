@@ -4,12 +4,13 @@ threads and hidden flags right, media bytes in the WARC, counts as metrics, pagi
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from archiver.index.models import Account, Evidence
 from conftest import Workspace
-from connectors.facebook.fakepage import FakePage
+from connectors.facebook.fakepage import FakePage, FakePost
 from graph_helpers import graph_account, items
 
 
@@ -109,3 +110,43 @@ def test_time_paging_and_comments_without_ids(workspace: Workspace) -> None:
     assert all(found[c.id][2] == c.post_id for c in top_level)
     shown = workspace.cli("show", f"city-fb:{top_level[0].id}", "--json").json()
     assert "derived from permalink_url" in shown["versions"][0]["content"]["id_source"]
+
+
+def test_an_idle_reharvest_makes_the_fewest_calls_graph_allows(workspace: Workspace) -> None:
+    """Nothing changed: the profile, the feed back to the 30-day re-check window, and the further
+    comment pages of the posts in it (Graph has no conditional request, and a comment's edit or hide
+    leaves no trace on its post). A post from before the window keeps the comments embedded with it;
+    the rest of its thread waits for the full sweep, unless it was commented on since."""
+    page = FakePage.synthetic(posts=60, comments=200, seed=11)
+    now = datetime.now(UTC)
+    recent, old = page.posts[5], page.posts[45]  # 3.5 and 32 days old; old is on the feed page that crosses
+    for post in (recent, old):
+        for n in range(60):
+            page.add_comment(post, post.created + timedelta(minutes=n + 1), f"reply {n}", ("5001", "Pat"))
+    with graph_account(workspace, page, account_id=page.page_id, page_size=25) as server:
+        assert workspace.cli("harvest").code == 0
+        before = len(server.api_calls())
+        assert workspace.cli("harvest", "--json").json()[0]["new_versions"] == 0
+        idle = server.api_calls()[before:]
+        window = now - timedelta(days=30)
+        listed = page.posts[:50]  # two feed pages of 25: the second reaches back past the window
+
+        def further(post: FakePost) -> int:  # comment pages beyond the first, which comes with the post
+            return max(0, -(-len(post.comments) // 25) - 1)
+
+        def changed(post: FakePost) -> datetime:  # its updated_time: created, or its newest comment
+            return max([post.created, *(c.created for c in post.comments)])
+
+        minimum = 1 + 2 + sum(further(p) for p in listed if changed(p) >= window)
+        assert len(idle) == minimum
+        assert not [c for c in idle if c.path.endswith(f"/{old.id}/comments")]
+        assert len([c for c in idle if c.path.endswith(f"/{recent.id}/comments")]) == further(recent) == 2
+        # A comment edited on a later page of a recent post is still caught,
+        recent.comments[-1].message = "edited on page three"
+        # and a new comment on the older post brings the rest of its thread with it.
+        fresh = page.add_comment(old, now, "a new question", ("5002", "Sam"))
+        result = workspace.cli("harvest", "--json").json()[0]
+        assert result["new_versions"] == 2
+    found = items(workspace)
+    assert fresh.id in found and found[fresh.id][2] == old.id
+    assert found[recent.comments[-1].id][1] == "edited"

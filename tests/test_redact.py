@@ -47,3 +47,15 @@ def test_credentials_in_json_token_answers_are_masked() -> None:
     cleaned, hits = Redactor().body(body)
     assert hits == 2 and b"ya29" not in cleaned and b"1//0g" not in cleaned
     assert b'"access_token": "REDACTED"' in cleaned and b'"token_type": "Bearer"' in cleaned
+
+
+def test_credential_parameters_in_any_case_and_separator() -> None:
+    """The quick check that skips most pages must not skip these: the parameter names match in
+    any letter case, after ``?``, ``&``, ``&amp;``, ``;`` or ``\\u0026``."""
+    redactor = Redactor()
+    page = (b'<a href="https://x/?ACCESS_TOKEN=AAA1">a</a> <a href="https://x/?a=1&amp;Id_Token=BBB2">b</a> '
+            b'{"u": "https://x/?a=1\\u0026X-Amz-Signature=CCC3"} https://x/p;Client_Secret=DDD4')
+    body, hits = redactor.body(page)
+    assert hits == 4 and not any(secret in body for secret in (b"AAA1", b"BBB2", b"CCC3", b"DDD4"))
+    body, hits = redactor.body(b"<p>access token: the page explains how to get one</p>")
+    assert hits == 0 and body == b"<p>access token: the page explains how to get one</p>"

@@ -31,6 +31,7 @@ _BODY_PARAMS = (
     "access_token", "appsecret_proof", "client_secret", "refresh_token", "id_token",
     "x-amz-signature", "x-amz-credential", "x-amz-security-token",
 )
+_BODY_NEEDLES = tuple(f"{name}=".encode() for name in _BODY_PARAMS)  # what _PARAM_IN_TEXT needs to match
 SECRET_HEADERS = frozenset(
     {
         "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key",
@@ -156,6 +157,9 @@ class Redactor:
             data = _JSON_CREDENTIAL.sub(mask, data)
             count += masked
         if b"=" not in data:
+            return data, count
+        lowered = data.lower()  # the pattern ignores case; in latin-1 only A-Z fold onto its names
+        if not any(name in lowered for name in _BODY_NEEDLES):  # a tenth of the pattern's time on a page
             return data, count
         hits = 0
 

@@ -44,6 +44,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        if value.tzinfo is UTC:  # nearly always (the harvest makes UTC times): no conversion
+            return value.replace(tzinfo=None)
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the index; use UTC-aware datetimes")
         return value.astimezone(UTC).replace(tzinfo=None)

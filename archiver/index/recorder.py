@@ -114,18 +114,23 @@ class VersionRecorder:
     def apply(self, batch: Sequence[Observed]) -> int:
         """Record a batch in capture order; returns how many new versions it made."""
         before = self.new_versions
-        chunk: list[Observed] = []
-        ids: set[str] = set()
         problems = [observed for observed in batch if observed.observation.problem is not None]
         if problems:
             batch = [observed for observed in batch if observed.observation.problem is None]
+        # Each item's observations in capture order, and every round a set of distinct items: the
+        # n-th observation of each item goes into round n. (Cutting the batch at each repeat instead
+        # made a feed's pages one round each, as its profile comes with every page: ten times the
+        # statements.) Items are independent of one another, so only each item's own order counts.
+        rounds: list[list[Observed]] = []
+        seen: dict[str, int] = {}
         for observed in batch:
-            if observed.observation.platform_id in ids:  # same item twice: apply in order
-                self._apply_unique(chunk)
-                chunk, ids = [], set()
-            chunk.append(observed)
-            ids.add(observed.observation.platform_id)
-        if chunk:
+            platform_id = observed.observation.platform_id
+            n = seen.get(platform_id, 0)
+            seen[platform_id] = n + 1
+            if n == len(rounds):
+                rounds.append([])
+            rounds[n].append(observed)
+        for chunk in rounds:
             self._apply_unique(chunk)
         if problems:
             self._problems(problems)

@@ -11,7 +11,7 @@ the end), so a harvest after a gap (an expired token, an outage) lists everythin
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.base import HarvestContext, ItemRef, Page, VersionState
@@ -19,7 +19,7 @@ from connectors.facebook import parser
 from connectors.facebook.parser import COMMENT_FIELDS, POST_FIELDS, PROFILE_FIELDS, comments_field
 from connectors.graph.client import GraphClient, GraphOptions
 from connectors.graph.connector import GraphConnector
-from connectors.graph.objects import response_json
+from connectors.graph.objects import graph_time, response_json
 from connectors.untrusted import Fields, Malformed
 
 READ = ("pages_read_engagement", "pages_read_user_content")
@@ -60,6 +60,16 @@ class FacebookConnector(GraphConnector):
         following = self.next_url(node.get("comments"))  # Malformed: the skeleton notes it, not complete
         if following:
             yield from self.edge(context, client, following, f"comments of {node['id']}")
+
+    def thread_due(self, node: dict[str, Any], stop_before: datetime | None) -> bool:
+        """A post listed from before the re-check bound (on the feed page that crosses it) keeps the
+        comments that came embedded with it; the rest of its thread waits for the full sweep unless
+        it was commented on since the bound (``updated_time`` moves for a new comment or an edit).
+        Graph has no conditional request, so each further page skipped is a call saved."""
+        if stop_before is None:
+            return True
+        changed = [t for t in (graph_time(node.get("created_time")), graph_time(node.get("updated_time"))) if t]
+        return not changed or max(changed) >= stop_before
 
     # Lookups ----------------------------------------------------------------------------------
     def confirm(self, context: HarvestContext, suspects: list[ItemRef]) -> Iterator[Page]:

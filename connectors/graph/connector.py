@@ -84,6 +84,11 @@ class GraphConnector(Connector):
         """Re-fetch what a webhook named; nothing by default."""
         return iter(())
 
+    def thread_due(self, node: dict[str, Any], stop_before: datetime | None) -> bool:
+        """Whether a listed object's thread is completed (``expand``) in this harvest; ``stop_before``
+        is the re-check bound (None on a first harvest or a full sweep). Always, by default."""
+        return True
+
     # The skeleton ----------------------------------------------------------------------------
     def harvest(self, context: HarvestContext) -> Iterator[Page]:
         client = self.client(context)
@@ -113,6 +118,8 @@ class GraphConnector(Connector):
                 stamp = graph_time(node.raw.get(self.time_field))
                 if stamp is not None and (newest is None or stamp > newest):
                     newest = stamp
+                if not self.thread_due(node.raw, stop_before):
+                    continue
                 try:
                     yield from self.expand(context, client, node.raw)
                 except Malformed as exc:  # its thread cannot be followed: kept, reported, not complete

@@ -24,7 +24,6 @@ from connectors.rss import fastfeed
 from connectors.untrusted import Malformed, clean, isolated
 
 _TAG = re.compile(r"<[^>]+>")
-_SPACE = re.compile(r"\s+")
 FEED_TYPES = ("xml", "rss", "atom", "rdf")
 
 
@@ -40,7 +39,10 @@ class FeedPage:
 
 
 def plain_text(markup: str) -> str:
-    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", markup or ""))).strip()
+    """Markup as words. (``str.split`` and the regex's ``\\s`` are the same white space; splitting
+    is faster, and text without a tag skips the tag pattern.)"""
+    markup = markup or ""
+    return " ".join(html.unescape(_TAG.sub(" ", markup) if "<" in markup else markup).split())
 
 
 def _when(parsed: Any) -> datetime | None:
@@ -109,8 +111,8 @@ def entry_observation(entry: Any) -> Observation:
     return Observation(
         platform_id=entry_id(entry),
         kind="entry",
-        content=clean(normalized),
-        text=clean(words),
+        content=normalized,  # made storable by Observation itself (once: this was half the parsing time)
+        text=words,
         url=clean(entry.get("link")),
         author=clean(entry.get("author")),
         posted_at=_when(_raw(entry, "published_parsed") or _raw(entry, "updated_parsed")),
@@ -132,8 +134,8 @@ def feed_observation(feed: Any, url: str) -> Observation:
     return Observation(
         platform_id=clean(str(feed.get("id") or "feed")),
         kind="profile",
-        content=clean(content),
-        text=clean(" ".join(filter(None, [content["title"], plain_text(content["subtitle"])]))),
+        content=content,
+        text=" ".join(filter(None, [content["title"], plain_text(content["subtitle"])])),
         url=clean(feed.get("link") or url),
         author=clean(feed.get("author")),
     )
