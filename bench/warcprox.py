@@ -114,7 +114,7 @@ def run(entries: int, page_size: int, rounds: int, venv: Path = DEFAULT_VENV) ->
                 seconds, records = through_warcprox(command, base, pages, Path(workdir))
                 proxy_times.append(seconds)
             with tempfile.TemporaryDirectory() as workdir:
-                seconds, items = archiver_harvest(base, Path(workdir))
+                seconds, items, _cpu = archiver_harvest(base, Path(workdir))
                 ours_times.append(seconds)
             print(f"  round: warcprox {proxy_times[-1]:.2f} s, archiver {ours_times[-1]:.2f} s", flush=True)
     finally:

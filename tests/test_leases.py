@@ -77,8 +77,10 @@ class Daemon:
             raise
 
 
-def _daemons(root: Path, count: int, index_url: str, feeds: dict[str, str], lease: str = f"{LEASE:g}s") -> list[Daemon]:
-    """``count`` daemon configs: the same index, accounts and storage folder; each its own data folder."""
+def _daemons(root: Path, count: int, index_url: str, feeds: dict[str, str], lease: str = f"{LEASE:g}s",
+             sweeping: frozenset[str] = frozenset()) -> list[Daemon]:
+    """``count`` daemon configs: the same index, accounts and storage folder; each its own data folder.
+    Accounts in ``sweeping`` re-list their whole history at every harvest (not only the first page)."""
     daemons = []
     for number in range(count):
         workspace = Workspace(root / f"host{number}")
@@ -87,7 +89,7 @@ def _daemons(root: Path, count: int, index_url: str, feeds: dict[str, str], leas
         workspace.storage_lines = f'url = "file://{root / "warcs"}"\n'
         workspace.capture["media"] = False
         for name, url in feeds.items():
-            workspace.account(name, url, schedule=SCHEDULE)
+            workspace.account(name, url, schedule=SCHEDULE, **({"full_sweep_every": "1s"} if name in sweeping else {}))
         workspace.write(f'[service]\nlease = "{lease}"\nmin_schedule = "1s"\n')
         daemons.append(Daemon(workspace))
     return daemons
@@ -114,11 +116,14 @@ def test_daemons_share_the_ticks_and_take_over_a_killed_ones_accounts(tmp_path: 
     slow = feed_server.add_feed("/slow.atom", FakeFeed.synthetic(entries=40, page_size=10, seed=9))
     slow.delay_seconds = 0.3  # four pages: a harvest long enough to be killed in
     fakes["slow"], feeds["slow"] = slow, "/slow.atom"
-    daemons = _daemons(tmp_path, 3, postgres_url, {name: feed_server.url(path) for name, path in feeds.items()})
+    # The slow feed's entries are years old: only a full sweep re-lists its four pages every time.
+    daemons = _daemons(tmp_path, 3, postgres_url, {name: feed_server.url(path) for name, path in feeds.items()},
+                       sweeping=frozenset({"slow"}))
     try:
         for daemon in daemons:  # three first starts at once on a fresh database
             daemon.start()
         time.sleep(3 * INTERVAL)
+        slow.add_new(1)  # a change: the next harvest gets the feed again (not a 304) and sweeps its pages
         # Kill the daemon harvesting the slow feed, mid-harvest.
         leases = Leases(open_index(postgres_url), LEASE)
 
