@@ -1,6 +1,7 @@
 """The state of the archive at a glance: accounts, what needs attention, holds and plans waiting.
 
-``archiver accounts`` prints ``account_rows``; the web app's dashboard shows ``dashboard``.
+``archiver accounts`` prints ``account_rows``; the web app's dashboard shows ``dashboard``,
+``open_alerts`` (the daemon's alert register) and ``budgets`` (metered credentials).
 Disconnected accounts come first, each with its cause and what fixes it.
 """
 
@@ -12,12 +13,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from archiver.alerts.conditions import KINDS
+from archiver.alerts.monitor import open_rows
 from archiver.config import Config
 from archiver.coverage import coverage
+from archiver.index.db import IndexDB
 from archiver.index.models import Account, Harvest, Item
 from archiver.quarantine import counts as quarantine_counts
 from archiver.quarantine import quarantined
 from archiver.retention.models import LegalHold, RetentionPlan
+from archiver.runplan import plan
 
 FIXES = {
     "token": "renew the access token, put it in the environment variable the account's token_env names, "
@@ -93,3 +98,26 @@ def dashboard(session: Session, config: Config, now: datetime | None = None) -> 
                                       .order_by(RetentionPlan.id))]
     return {"accounts": accounts, "gaps": gaps, "attention": attention, "spool": spool, "active_holds": holds,
             "plans_waiting": plans}
+
+
+def open_alerts(db: IndexDB) -> list[dict[str, Any]]:
+    """The conditions the daemon's alert register holds open (as its last check found them), oldest first."""
+    rows = sorted(open_rows(db).values(), key=lambda row: row.since)
+    return [{"kind": row.kind, "title": KINDS[row.kind].title if row.kind in KINDS else row.kind,
+             "subject": row.subject, "account": row.account, "cause": row.cause,
+             "since": row.since.isoformat(timespec="minutes"), "command": row.command} for row in rows]
+
+
+def budgets(db: IndexDB, config: Config, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Each metered credential once (X paid reads, YouTube units): used of the limit, the use
+    projected by the reset from the schedules, its accounts, and why their runs are spaced out."""
+    shown: dict[str, dict[str, Any]] = {}
+    for name, planned in plan(db, config, now).items():
+        if planned.budget is None:
+            continue
+        entry = shown.setdefault(planned.budget.credential, planned.budget.as_dict() | {"accounts": [], "note": None})
+        if planned.projected is not None:
+            entry["projected"] = planned.projected
+        entry["accounts"].append(name)
+        entry["note"] = entry["note"] or planned.reason
+    return list(shown.values())

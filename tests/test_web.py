@@ -21,7 +21,11 @@ import pytest
 from sqlalchemy import select, update
 
 from archiver import audit
+from archiver.alerts.monitor import AlertMonitor
+from archiver.governor import budget_spec
+from archiver.quota import Budget
 from archiver.retention.models import RetentionPlan
+from archiver.web.app import Archive, create_app
 from archiver.web.models import WebSession
 from conftest import Workspace
 from web_helpers import PASSWORD, WebCase, csrf, signed_in, web_case
@@ -184,3 +188,29 @@ def test_case_built_reviewed_released_and_downloaded(web: WebCase) -> None:
                + entries(web, "release.withheld") + entries(web, "release.redaction_undone")}
     assert actions == {"case.exported": "cleo", "case.downloaded": "cleo", "release.withheld": "cleo",
                        "release.redaction_undone": "cleo"}
+
+
+def test_dashboard_shows_open_alerts_and_metered_budgets(web: WebCase, workspace: Workspace) -> None:
+    # A YouTube channel on a metered key beside the Page, 1,234 of the key's 10,000 units spent today,
+    # and the daemon's alert check finding the store unreachable.
+    workspace.config_path.write_text(workspace.config_path.read_text() + '\n[[accounts]]\nname = "city-yt"\n'
+                                     'platform = "youtube"\nid = "UCaaaaaaaaaaaaaaaaaaaaaa"\n'
+                                     'api_key_env = "CITY_YT_KEY"\nschedule = "6h"\n')
+    config = workspace.config
+    spec, _ = budget_spec(config, config.accounts[-1])
+    assert spec is not None
+    budget = Budget(web.db, spec)
+    assert budget.charge(1234)
+    budget.release()
+    AlertMonitor(config, web.db, lambda: "cannot reach the S3 endpoint http://127.0.0.1:9 (connection refused)").check()
+    app = create_app(Archive(config, web.db, web.archive.storage, web.archive.jobs))
+    app.testing = True
+    page = signed_in(app.test_client(), "otto").get("/").get_data(as_text=True)
+    alerts = page.split('id="alerts"')[1].split("</section>")[0]
+    assert "storage unreachable" in alerts and "connection refused" in alerts and "archiver verify --sample 1" in alerts
+    quota = page.split('id="quota"')[1].split("</section>")[0]
+    assert "youtube:CITY_YT_KEY" in quota and "1,234 of 10,000 units" in quota and "city-yt" in quota
+    # Once the store answers again, the next check clears it and the dashboard says so.
+    AlertMonitor(config, web.db, lambda: None).check()
+    page = signed_in(app.test_client(), "otto").get("/").get_data(as_text=True)
+    assert "None open." in page.split('id="alerts"')[1].split("</section>")[0]

@@ -24,8 +24,10 @@ def archive() -> Any:
 @blueprint.route("/")
 @require("view")
 def dashboard() -> Any:
+    # Each read in its own session, before the one that writes the audit entry (SQLite's one writer).
+    extra = {"alerts": overview.open_alerts(archive().db), "budgets": overview.budgets(archive().db, archive().config)}
     with archive().db.session() as db:
-        shown = overview.dashboard(db, archive().config)
+        shown = overview.dashboard(db, archive().config) | extra
         audit.record(db, "web.dashboard", None)
     return render_template("dashboard.html", board=shown)
 
