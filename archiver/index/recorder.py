@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from archiver.index.bulk import insert_indexed, insert_rows
 from archiver.index.models import Evidence, Item, ItemEvidence, ParseProblem, Version
 from connectors.base import Observation, VersionState
 
@@ -231,7 +232,7 @@ class VersionRecorder:
         if fresh:
             # An item is born with its first version's fields, so it needs no update afterwards.
             # (A plain executemany and one select is far faster than RETURNING row by row.)
-            self.session.execute(insert(ITEMS), [self._item_row(observed, digest) for observed, digest in fresh])
+            insert_indexed(self.session, ITEMS, [self._item_row(observed, digest) for observed, digest in fresh])
             ids = dict(self.session.execute(
                 select(ITEMS.c.platform_id, ITEMS.c.id).where(
                     ITEMS.c.account_id == self.account_id,
@@ -246,7 +247,7 @@ class VersionRecorder:
         self._link(links)
         self._metrics(chunk, known)
         if versions:
-            self.session.execute(insert(VERSIONS), versions)
+            insert_indexed(self.session, VERSIONS, versions)
             self.new_versions += len(versions)
         if changed:
             self.session.execute(
@@ -301,7 +302,7 @@ class VersionRecorder:
         fresh = [pair for pair in dict.fromkeys(links) if pair not in self._linked]
         if fresh:
             self._linked.update(fresh)
-            self.session.execute(insert(ITEM_EVIDENCE), [{"item_id": i, "evidence_id": e} for i, e in fresh])
+            insert_rows(self.session, ITEM_EVIDENCE, [{"item_id": i, "evidence_id": e} for i, e in fresh])
 
     def _item_row(self, observed: Observed, digest: str) -> dict[str, Any]:
         observation = observed.observation
