@@ -28,12 +28,22 @@ def _utc_text(slow: _Convert) -> _Convert:
     """UTCDateTime on SQLite: what SQLAlchemy stores ("YYYY-MM-DD HH:MM:SS.ffffff", naive UTC),
     made directly for UTC times (nearly all); anything else goes through SQLAlchemy's processor."""
 
+    # The rows of a batch mostly share their times (every observation of a page has the page's
+    # capture time): the last one is kept, as one tuple so that threads sharing this never mix.
+    last: list[tuple[Any, Any]] = [(None, None)]
+
     def convert(value: Any) -> Any:
         if value is None:
             return None
+        seen, made = last[0]
+        if value is seen:
+            return made
         if type(value) is datetime and value.tzinfo is UTC and value.year >= 1000:
-            return value.isoformat(" ", "microseconds")[:26]
-        return slow(value)
+            made = value.isoformat(" ", "microseconds")[:26]
+        else:
+            made = slow(value)
+        last[0] = (value, made)
+        return made
     return convert
 
 
