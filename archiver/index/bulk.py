@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import JSON, Table, insert
 from sqlalchemy.orm import Session
 
 from archiver.index.models import UTCDateTime
@@ -47,6 +48,19 @@ def _utc_text(slow: _Convert) -> _Convert:
     return convert
 
 
+_EMPTY = {list: "[]", dict: "{}", type(None): "null"}  # json.dumps of each: no media, no metrics
+
+
+def _json_text(slow: _Convert) -> _Convert:
+    """JSON on SQLite: the empty values most rows hold without the encoder; the rest as SQLAlchemy does."""
+
+    def convert(value: Any) -> Any:
+        if not value and (made := _EMPTY.get(type(value))) is not None:
+            return made
+        return slow(value)
+    return convert
+
+
 def _plan(session: Session, table: Table, keys: tuple[str, ...]) -> tuple[str, tuple[_Convert | None, ...]]:
     dialect = session.get_bind().dialect
     cache_key = (dialect.name, table.name, keys)
@@ -58,6 +72,8 @@ def _plan(session: Session, table: Table, keys: tuple[str, ...]) -> tuple[str, t
             processor = column_type._cached_bind_processor(dialect)
             if processor is not None and isinstance(column_type, UTCDateTime):
                 processor = _utc_text(processor)
+            elif processor is not None and isinstance(column_type, JSON):
+                processor = _json_text(processor)
             converters.append(processor)
         columns = ", ".join(dialect.identifier_preparer.quote(key) for key in keys)
         sql = f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({columns}) " \
@@ -75,13 +91,22 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         return
     keys = tuple(rows[0])
     sql, converters = _plan(session, table, keys)
-    pairs = tuple(zip(keys, converters, strict=True))
-    if all(convert is None for convert in converters):
-        values = [tuple(row[key] for key in keys) for row in rows]
+    values: list[Any]
+    take = itemgetter(*keys)  # a row's values in column order, in one C call
+    if len(keys) == 1:
+        values = [(take(row),) for row in rows]
+    elif all(convert is None for convert in converters):
+        values = [take(row) for row in rows]
     else:
-        values = [tuple(row[key] if convert is None else convert(row[key]) for key, convert in pairs)
-                  for row in rows]
+        values = [_converted(list(take(row)), converters) for row in rows]
     session.connection().exec_driver_sql(sql, values)
+
+
+def _converted(values: list[Any], converters: tuple[_Convert | None, ...]) -> tuple[Any, ...]:
+    for index, convert in enumerate(converters):
+        if convert is not None:
+            values[index] = convert(values[index])
+    return tuple(values)  # (SQLAlchemy hands the driver tuples only)
 
 
 @contextmanager

@@ -56,9 +56,15 @@ def derived_state(observed: VersionState, previous_state: str | None) -> str:
     A visible observation whose content differs from a visible (or edited) predecessor is an
     edit; after a hidden, deleted or unavailable version it is the item coming back.
     """
-    if observed is VersionState.VISIBLE and previous_state in (VersionState.VISIBLE, VersionState.EDITED):
-        return VersionState.EDITED.value
-    return observed.value
+    if observed is _VISIBLE and previous_state in _GOES_ON:
+        return _EDITED
+    return observed._value_  # (what ``.value`` returns, without the enum's descriptor: once per version)
+
+
+# Looked up once: an enum member's attribute access costs a descriptor call on every version.
+_VISIBLE = VersionState.VISIBLE
+_GOES_ON = (VersionState.VISIBLE.value, VersionState.EDITED.value)
+_EDITED = VersionState.EDITED.value
 
 
 def observation_to_json(observation: Observation) -> dict[str, Any]:
