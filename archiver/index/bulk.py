@@ -142,13 +142,15 @@ def index_new(session: Session, table: Table, after: int) -> None:
         f"INSERT INTO {fts}(rowid, {column}) SELECT id, {column} FROM {table.name} WHERE id > ?", (after,))
 
 
-def insert_indexed(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def insert_indexed(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> int | None:
     """``insert_rows`` into items or versions, their full-text index kept exact: on SQLite in
-    one statement for all the new rows instead of a trigger per row (migration 0032)."""
+    one statement for all the new rows instead of a trigger per row (migration 0032). On SQLite,
+    returns the id the new rows follow (they are the table's rows above it); else None."""
     if not rows:
-        return
+        return None
     with deferred_fts(session) as by_hand:
         after = last_id(session, table) if by_hand else 0
         insert_rows(session, table, rows)
         if by_hand:
             index_new(session, table, after)
+    return after if by_hand else None

@@ -238,13 +238,17 @@ class VersionRecorder:
         if fresh:
             # An item is born with its first version's fields, so it needs no update afterwards.
             # (A plain executemany and one select is far faster than RETURNING row by row.)
-            insert_indexed(self.session, ITEMS, [self._item_row(observed, digest) for observed, digest in fresh])
-            ids = dict(self.session.execute(
-                select(ITEMS.c.platform_id, ITEMS.c.id).where(
-                    ITEMS.c.account_id == self.account_id,
-                    ITEMS.c.platform_id.in_([observed.observation.platform_id for observed, _ in fresh]),
-                )
-            ).all())
+            after = insert_indexed(self.session, ITEMS, [self._item_row(o, digest) for o, digest in fresh])
+            if after is not None:  # SQLite: the items above ``after`` are exactly these (the write lock is held)
+                ids = dict(self.session.connection().exec_driver_sql(
+                    "SELECT platform_id, id FROM items WHERE id > ?", (after,)).all())
+            else:
+                ids = dict(self.session.execute(
+                    select(ITEMS.c.platform_id, ITEMS.c.id).where(
+                        ITEMS.c.account_id == self.account_id,
+                        ITEMS.c.platform_id.in_([observed.observation.platform_id for observed, _ in fresh]),
+                    )
+                ).all())
             for observed, digest in fresh:
                 item_id = ids[observed.observation.platform_id]
                 links.append((item_id, observed.evidence_id))
@@ -280,6 +284,9 @@ class VersionRecorder:
 
     def _earlier_problems(self, born: dict[str, int]) -> list[tuple[int, int]]:
         """Records in which a newly born item was seen but could not be read: still its evidence."""
+        if self.session.execute(select(PROBLEMS.c.id).where(PROBLEMS.c.account_id == self.account_id)
+                                .limit(1)).first() is None:
+            return []  # the account has none (nearly always): no need to look up every new item
         return [(born[row.platform_id], row.evidence_id) for row in self.session.execute(
             select(PROBLEMS.c.platform_id, PROBLEMS.c.evidence_id).where(
                 PROBLEMS.c.account_id == self.account_id, PROBLEMS.c.platform_id.in_(list(born))))]
