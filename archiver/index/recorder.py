@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from archiver.index.bulk import insert_indexed, insert_rows
 from archiver.index.models import Evidence, Item, ItemEvidence, ParseProblem, Version
 from connectors.base import Observation, VersionState
 
@@ -55,9 +56,15 @@ def derived_state(observed: VersionState, previous_state: str | None) -> str:
     A visible observation whose content differs from a visible (or edited) predecessor is an
     edit; after a hidden, deleted or unavailable version it is the item coming back.
     """
-    if observed is VersionState.VISIBLE and previous_state in (VersionState.VISIBLE, VersionState.EDITED):
-        return VersionState.EDITED.value
-    return observed.value
+    if observed is _VISIBLE and previous_state in _GOES_ON:
+        return _EDITED
+    return observed._value_  # (what ``.value`` returns, without the enum's descriptor: once per version)
+
+
+# Looked up once: an enum member's attribute access costs a descriptor call on every version.
+_VISIBLE = VersionState.VISIBLE
+_GOES_ON = (VersionState.VISIBLE.value, VersionState.EDITED.value)
+_EDITED = VersionState.EDITED.value
 
 
 def observation_to_json(observation: Observation) -> dict[str, Any]:
@@ -231,13 +238,17 @@ class VersionRecorder:
         if fresh:
             # An item is born with its first version's fields, so it needs no update afterwards.
             # (A plain executemany and one select is far faster than RETURNING row by row.)
-            self.session.execute(insert(ITEMS), [self._item_row(observed, digest) for observed, digest in fresh])
-            ids = dict(self.session.execute(
-                select(ITEMS.c.platform_id, ITEMS.c.id).where(
-                    ITEMS.c.account_id == self.account_id,
-                    ITEMS.c.platform_id.in_([observed.observation.platform_id for observed, _ in fresh]),
-                )
-            ).all())
+            after = insert_indexed(self.session, ITEMS, [self._item_row(o, digest) for o, digest in fresh])
+            if after is not None:  # SQLite: the items above ``after`` are exactly these (the write lock is held)
+                ids = dict(self.session.connection().exec_driver_sql(
+                    "SELECT platform_id, id FROM items WHERE id > ?", (after,)).all())
+            else:
+                ids = dict(self.session.execute(
+                    select(ITEMS.c.platform_id, ITEMS.c.id).where(
+                        ITEMS.c.account_id == self.account_id,
+                        ITEMS.c.platform_id.in_([observed.observation.platform_id for observed, _ in fresh]),
+                    )
+                ).all())
             for observed, digest in fresh:
                 item_id = ids[observed.observation.platform_id]
                 links.append((item_id, observed.evidence_id))
@@ -246,7 +257,7 @@ class VersionRecorder:
         self._link(links)
         self._metrics(chunk, known)
         if versions:
-            self.session.execute(insert(VERSIONS), versions)
+            insert_indexed(self.session, VERSIONS, versions)
             self.new_versions += len(versions)
         if changed:
             self.session.execute(
@@ -273,6 +284,9 @@ class VersionRecorder:
 
     def _earlier_problems(self, born: dict[str, int]) -> list[tuple[int, int]]:
         """Records in which a newly born item was seen but could not be read: still its evidence."""
+        if self.session.execute(select(PROBLEMS.c.id).where(PROBLEMS.c.account_id == self.account_id)
+                                .limit(1)).first() is None:
+            return []  # the account has none (nearly always): no need to look up every new item
         return [(born[row.platform_id], row.evidence_id) for row in self.session.execute(
             select(PROBLEMS.c.platform_id, PROBLEMS.c.evidence_id).where(
                 PROBLEMS.c.account_id == self.account_id, PROBLEMS.c.platform_id.in_(list(born))))]
@@ -301,7 +315,7 @@ class VersionRecorder:
         fresh = [pair for pair in dict.fromkeys(links) if pair not in self._linked]
         if fresh:
             self._linked.update(fresh)
-            self.session.execute(insert(ITEM_EVIDENCE), [{"item_id": i, "evidence_id": e} for i, e in fresh])
+            insert_rows(self.session, ITEM_EVIDENCE, [{"item_id": i, "evidence_id": e} for i, e in fresh])
 
     def _item_row(self, observed: Observed, digest: str) -> dict[str, Any]:
         observation = observed.observation
