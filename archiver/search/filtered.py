@@ -3,13 +3,17 @@
 When words are moderately common and the filters keep a few thousand items (one account, one
 month), streaming bm25-ranked matches through the filters reads tens of thousands of matches to
 fill a page. Here the filtered version ids come from the filter indexes, FTS5 hands over its
-matches unranked (a merge of doclists, no scoring), and only the intersection is ranked.
+matches unranked (a merge of doclists, no scoring), and only the intersection is ranked. When the
+words are so common that their doclists hold far more rows than the filters keep (two of the ten
+commonest words: a million rows at 1M items, ~200 ms), the filtered texts are tokenized instead
+and the matches are those holding every word (the same set: FTS5's tokenizer decides both).
 
 Ranking is FTS5's own bm25, computed in Python with the same inputs FTS5 uses: the row count and
 total tokens of the index (its averages record), how many rows hold each word (fts5vocab, migration
 0011), and per matched version its token count and word frequencies. Those come from tokenizing
 the matched texts with the index's own tokenizer in an in-memory FTS5 table (same SQLite library),
-so stemming and case folding are FTS5's, not an imitation. Ranking the intersection with FTS5
+so stemming and case folding are FTS5's, not an imitation: all texts as one document, a marker
+word after each (see _Tokens.document). Ranking the intersection with FTS5
 itself (``MATCH ... AND rowid IN (...)``) would recount each word's rows for every rowid.
 
 The result is a true bm25 order over every match, which is what the streamed path gives whenever
