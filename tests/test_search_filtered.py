@@ -30,9 +30,14 @@ def _both(db: IndexDB, query: SearchQuery, monkeypatch: pytest.MonkeyPatch) -> t
         monkeypatch.setattr(search_filtered, "MAX_CANDIDATES", 10**9)
         monkeypatch.setattr(search_filtered, "MAX_MATCHES", 10**9)
         terms = fts5_query(query.text or "")
-        first = search_filtered.ranked_items(session, [t.strip('"') for t in terms.split('" "')],
-                                             _filters(session, query), terms)
+        ways = []
+        for rows_per_item in (0, 10**9):  # the filtered texts tokenized, then FTS5 merging doclists
+            monkeypatch.setattr(search_filtered, "DOCLIST_ROWS_PER_ITEM", rows_per_item)
+            ways.append(search_filtered.ranked_items(session, [t.strip('"') for t in terms.split('" "')],
+                                                     _filters(session, query), terms))
+        first = ways[0]
         assert first is not None  # the filter-first path did run
+        assert ways[1] == first  # both ways of finding the matches find the same, in the same order
         assert first == matching_ids(session, query)
         monkeypatch.setattr(search_filtered, "MAX_CANDIDATES", -1)  # every filter too broad: streamed
         return first, matching_ids(session, query)
@@ -102,3 +107,40 @@ def test_new_versions_refresh_the_word_counts(index: IndexDB, monkeypatch: pytes
                             first_evidence_id=1, last_evidence_id=1))
     after, streamed = _both(index, query, monkeypatch)
     assert after == streamed and after[0] == before[-1] and set(after) == set(before)
+
+
+def test_texts_that_could_confuse_tokenizing_them_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The filtered texts are tokenized as one document with a marker word after each: whitespace of
+    every kind, punctuation between words, accents and empty texts must count exactly as FTS5 counts
+    each text alone; texts holding the marker (posts here) are counted another way."""
+    marker = search_filtered._MARKER
+    odd = ["park\u00a0budget", "park\u2003park\x1cbudget", "park-budget,park", "Park\tBUDGETS\n", "",
+           "parkbudget park", "café budget park", "budget\u3000 parks parks parking", "park" + " x" * 40 + " budget",
+           "budget\u200bpark budget", "ÉCOLE park budget école"]
+    marked = [f"park budget {marker}", f"{marker.upper()}park budget"]
+
+    def items() -> Iterator[tuple[datetime, list[str]]]:
+        for n in range(90):
+            texts = [odd[n % len(odd)] + f" filler{n}" * (n % 4), odd[(n * 5) % len(odd)]]
+            yield DAY + timedelta(days=n % 30), texts + ([marked[n % 2]] if n % 3 == 0 else [])
+
+    db = text_index(tmp_path / "odd.sqlite", items())
+    try:
+        # The marker itself searched for: never counted as the texts' ends.
+        for words in ("park budget", "budget", "cafe park", "parks budgets", "ecole", f"{marker} park"):
+            for criteria in ({"kinds": ("comment",)}, {"accounts": ("parks",)}, {"accounts": ("mayor", "parks")}):
+                first, streamed = _both(db, SearchQuery(text=words, **criteria), monkeypatch)  # type: ignore[arg-type]
+                assert first == streamed, (words, criteria)
+                assert first or (marker in words and criteria != {"accounts": ("mayor", "parks")}), words
+        with db.session() as session:  # each text's token count and word counts as FTS5 has them alone
+            tokens = search_filtered._Tokens(session)
+            counted = tokens.document(odd, ["park", "budget"])
+            assert counted is not None
+            lengths, frequencies = tokens.counts(dict(enumerate(odd, start=1)), ["park", "budget"])
+            assert counted[0] == [lengths.get(n, 0) for n in range(1, len(odd) + 1)]
+            assert {(n + 1, word): count for word, found in counted[1].items() for n, count in found.items()} \
+                == frequencies
+            assert tokens.document(marked, ["park"]) is None  # a text holding the marker: not counted this way
+            tokens.close()
+    finally:
+        db.dispose()

@@ -29,6 +29,11 @@ COUNT_WORK = 5_000
 # SQLite: bm25 ranks at most this many versions matching one word at a time (see _sqlite_ranked).
 RANK_SLICE = 5_000
 _FTS = table("versions_fts", column("rowid"), column("rank"), column("versions_fts"))
+# SQLite: a search reads its pages through a memory map of up to this much of the index file,
+# not copies into the connection's small page cache (2 MB by default, so a search at 1M items
+# reads most pages again with a system call each). The map takes no memory of its own: the
+# pages are the operating system's file cache, shared by every connection and process.
+MMAP_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -293,6 +298,7 @@ def _distinct(rows: Iterator[int], stop: int | None) -> tuple[list[int], bool]:
 
 def matching_ids(session: Session, query: SearchQuery) -> list[int]:
     """Every item the query matches, in search order (best first, or newest first); no paging."""
+    _mapped(session)
     ranked = _filtered_first(session, query)
     if ranked is not None:
         return ranked
@@ -352,8 +358,15 @@ def _postgres_page(session: Session, query: SearchQuery, stop: int) -> tuple[lis
     return found, (max(total, stop) if not exact else total), exact
 
 
+def _mapped(session: Session) -> None:
+    """Read through the memory map (MMAP_BYTES) on this connection; a no-op when it already does."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql(f"PRAGMA mmap_size={MMAP_BYTES}")
+
+
 def search(session: Session, query: SearchQuery) -> SearchPage:
     stop = query.offset + query.limit
+    _mapped(session)
     ranked = _filtered_first(session, query)
     if ranked is not None:  # every match is known, so is the count
         found, total, exact = ranked[:stop], len(ranked), True

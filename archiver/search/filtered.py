@@ -3,13 +3,17 @@
 When words are moderately common and the filters keep a few thousand items (one account, one
 month), streaming bm25-ranked matches through the filters reads tens of thousands of matches to
 fill a page. Here the filtered version ids come from the filter indexes, FTS5 hands over its
-matches unranked (a merge of doclists, no scoring), and only the intersection is ranked.
+matches unranked (a merge of doclists, no scoring), and only the intersection is ranked. When the
+words are so common that their doclists hold far more rows than the filters keep (two of the ten
+commonest words: a million rows at 1M items, ~200 ms), the filtered texts are tokenized instead
+and the matches are those holding every word (the same set: FTS5's tokenizer decides both).
 
 Ranking is FTS5's own bm25, computed in Python with the same inputs FTS5 uses: the row count and
 total tokens of the index (its averages record), how many rows hold each word (fts5vocab, migration
 0011), and per matched version its token count and word frequencies. Those come from tokenizing
 the matched texts with the index's own tokenizer in an in-memory FTS5 table (same SQLite library),
-so stemming and case folding are FTS5's, not an imitation. Ranking the intersection with FTS5
+so stemming and case folding are FTS5's, not an imitation: all texts as one document, a marker
+word after each (see _Tokens.document). Ranking the intersection with FTS5
 itself (``MATCH ... AND rowid IN (...)``) would recount each word's rows for every rowid.
 
 The result is a true bm25 order over every match, which is what the streamed path gives whenever
@@ -19,11 +23,16 @@ streamed path: their bm25 weight needs a count of the phrase's rows over the who
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import sqlite3
+from collections import Counter
+from functools import partial
+from itertools import pairwise
+from typing import Any
 
-from sqlalchemy import ColumnElement, column, func, select, table, text
+from sqlalchemy import ColumnElement, Select, column, func, select, table, text
 from sqlalchemy.orm import Session
 
 from archiver.index.models import Item, Version
@@ -40,7 +49,14 @@ MAX_MATCHES = 5_000
 # never used after the index changed, even with threads racing.
 _WORD_ROWS: dict[tuple[str, bytes, str], int] = {}
 _K1, _B = 1.2, 0.75
+# Matched versions: their item ids, token counts, and how often each word occurs in each.
+_Found = tuple[dict[int, int], dict[int, int], dict[tuple[int, str], int]]
+# Merging a doclist costs FTS5 about this many rows for what reading and tokenizing one
+# filtered item's texts costs (measured at 1M items): see by_tokens.
+DOCLIST_ROWS_PER_ITEM = 140
 _FTS = table("versions_fts", column("rowid"), column("versions_fts"))
+# Ends each text in _Tokens.document: a word no one writes (were it written, the counts say so).
+_MARKER = "zqxjendoftextqzxj"
 
 
 def _varint(blob: bytes, at: int) -> tuple[int, int]:
@@ -82,9 +98,10 @@ class _Tokens:
     def __init__(self, session: Session):
         schema = session.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'versions_fts'")) or ""
         found = re.search(r"tokenize\s*=\s*'([^']*)'", schema)
-        tokenize = found.group(1) if found else "unicode61"
+        self.tokenize = found.group(1) if found else "unicode61"
+        self.marker: list[str] | None = None  # _MARKER's tokens, once document() is used
         self.db = sqlite3.connect(":memory:")
-        self.db.execute(f"CREATE VIRTUAL TABLE t USING fts5(text, tokenize='{tokenize}')")
+        self.db.execute(f"CREATE VIRTUAL TABLE t USING fts5(text, tokenize='{self.tokenize}')")
         self.db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
 
     def split(self, texts: dict[int, str]) -> dict[int, list[str]]:
@@ -99,7 +116,7 @@ class _Tokens:
 
     def counts(self, texts: dict[int, str], words: list[str]) -> tuple[dict[int, int], dict[tuple[int, str], int]]:
         """Per text its token count, and per (text, word) how often the word occurs in it."""
-        self.db.executemany("INSERT INTO t (rowid, text) VALUES (?, ?)", texts.items())
+        self.db.executemany("INSERT INTO t (rowid, text) VALUES (?, ?)", sorted(texts.items()))
         lengths = {key: _varint(size, 0)[0] for key, size in self.db.execute("SELECT id, sz FROM t_docsize")
                    if key in texts}
         unique = sorted(set(words))
@@ -107,6 +124,40 @@ class _Tokens:
         frequencies = dict(((doc, term), n) for doc, term, n in self.db.execute(
             f"SELECT doc, term, count(*) FROM v WHERE term IN ({marks}) GROUP BY doc, term", unique))
         return lengths, frequencies
+
+    def document(self, texts: list[str], words: list[str]) -> tuple[list[int], dict[str, Counter[int]]] | None:
+        """As counts, for many texts at once: their token counts, and per word how often it occurs in
+        each (by the text's position in ``texts``).
+
+        A row costs FTS5 several microseconds, so the texts go in as one document, each followed by
+        a marker word; tokens never span whitespace, so each text's tokens are the same as alone.
+        None when a text or a word holds the marker's token (the counts would be ambiguous).
+        """
+        if self.marker is None:
+            self.marker = self.split({10**12: _MARKER})[10**12]
+        if len(self.marker) != 1 or self.marker[0] in words or re.search("tokenchars|separators|categories",
+                                                                         self.tokenize):
+            return None
+        marker = self.marker[0]
+        if not texts:
+            return [], {word: Counter() for word in words}
+        db = sqlite3.connect(":memory:")  # contentless, no sizes: only the tokens' positions are kept
+        try:
+            db.execute(f"CREATE VIRTUAL TABLE d USING fts5(text, tokenize='{self.tokenize}', content='', "
+                       "columnsize=0)")
+            db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(d, 'instance')")
+            db.execute("INSERT INTO d (rowid, text) VALUES (1, ?)", [f" {_MARKER} ".join(texts) + f" {_MARKER}"])
+            # One term at a time: FTS5 reads just that term's positions.
+            at = {word: [offset for (offset,) in db.execute("SELECT offset FROM v WHERE term = ?", [word])]
+                  for word in {*words, marker}}
+        finally:
+            db.close()
+        ends = sorted(at.pop(marker))
+        if len(ends) != len(texts):
+            return None
+        lengths = [end - start - 1 for start, end in pairwise([-1, *ends])]
+        # Each occurrence belongs to the text whose end marker follows it.
+        return lengths, {word: Counter(map(partial(bisect.bisect_left, ends), offsets)) for word, offsets in at.items()}
 
     def close(self) -> None:
         self.db.close()
@@ -140,25 +191,68 @@ def ranked_items(session: Session, phrases: list[str], conditions: list[ColumnEl
         expected = filtered * math.prod(hits / rows for hits in dict(zip(words, holding, strict=True)).values())
         if expected > MAX_MATCHES:
             return None
-        # FTS5 merges the words' doclists unranked; each match is checked against the filtered
-        # versions, which SQLite reads once into a temporary index ("+ 0" keeps FTS5 from taking
-        # the list as rowid lookups, each of which would rerun the whole query).
-        versions = select(Version.id).join(Item, Item.id == Version.item_id).where(*conditions)
-        in_text = select(_FTS.c.rowid).where(_FTS.c.versions_fts.op("MATCH")(fts_query),
-                                             (_FTS.c.rowid + 0).in_(versions))
-        texts: dict[int, str] = {}
-        owners: dict[int, int] = {}
-        for version_id, item_id, words_text in session.execute(
-                select(Version.id, Version.item_id, Version.text).where(Version.id.in_(in_text))):
-            texts[version_id], owners[version_id] = words_text, item_id
-        if not texts:
-            return []
-        lengths, frequencies = tokens.counts(texts, words)
+        found = _matched_by_tokens(session, tokens, conditions, words) if by_tokens(filtered, holding) else None
+        if found is None:
+            if len(set(words)) < len(words):  # "budget budgets": FTS5 would merge one doclist twice
+                fts_query = " ".join(f'"{phrase}"' for phrase in dict(zip(words, phrases, strict=True)).values())
+            found = _matched_by_index(session, tokens, conditions, words, fts_query)
     finally:
         tokens.close()
+    owners, lengths, frequencies = found
     scores = _bm25(lengths, frequencies, words, holding, rows, total_tokens)
-    order = sorted(texts, key=lambda version_id: (scores[version_id], version_id))
+    order = sorted(owners, key=lambda version_id: (scores[version_id], version_id))
     return list(dict.fromkeys(owners[version_id] for version_id in order))
+
+
+def by_tokens(filtered: int, holding: list[int]) -> bool:
+    """Whether reading the filtered versions' texts is cheaper than merging the words' doclists."""
+    return sum(holding) > DOCLIST_ROWS_PER_ITEM * filtered
+
+
+def _plain_rows(session: Session, statement: Select[Any]) -> list[Any]:
+    """The rows as the driver hands them over (ids and texts need no conversion): SQLAlchemy's
+    rows cost ~1 µs each, milliseconds for the thousands of filtered versions."""
+    result = session.connection().execute(statement)
+    try:
+        return result.cursor.fetchall()  # type: ignore[attr-defined]
+    finally:
+        result.close()
+
+
+def _matched_by_tokens(session: Session, tokens: _Tokens, conditions: list[ColumnElement[bool]],
+                       words: list[str]) -> _Found | None:
+    """The filtered versions holding every word, found by tokenizing all of their texts."""
+    rows = _plain_rows(session, select(Version.id, Version.item_id, Version.text)
+                       .join(Item, Item.id == Version.item_id).where(*conditions))
+    counted = tokens.document([words_text for _, _, words_text in rows], words)
+    if counted is None:
+        return None
+    sizes, counts = counted
+    # Texts holding every word: positions counted for each of them.
+    holding = set.intersection(*(set(found) for found in counts.values()))
+    owners = {rows[n][0]: rows[n][1] for n in holding}
+    lengths = {rows[n][0]: sizes[n] for n in holding}
+    frequencies = {(rows[n][0], word): found[n] for word, found in counts.items() for n in holding}
+    return owners, lengths, frequencies
+
+
+def _matched_by_index(session: Session, tokens: _Tokens, conditions: list[ColumnElement[bool]],
+                      words: list[str], fts_query: str) -> _Found:
+    """The filtered versions holding every word, found by FTS5 merging the words' doclists."""
+    # Each match is checked against the filtered versions, which SQLite reads once into a
+    # temporary index ("+ 0" keeps FTS5 from taking the list as rowid lookups, each of which
+    # would rerun the whole query).
+    versions = select(Version.id).join(Item, Item.id == Version.item_id).where(*conditions)
+    in_text = select(_FTS.c.rowid).where(_FTS.c.versions_fts.op("MATCH")(fts_query),
+                                         (_FTS.c.rowid + 0).in_(versions))
+    rows = _plain_rows(session, select(Version.id, Version.item_id, Version.text).where(Version.id.in_(in_text)))
+    owners = {version_id: item_id for version_id, item_id, _ in rows}
+    counted = tokens.document([words_text for _, _, words_text in rows], words)
+    if counted is None:
+        return (owners, *tokens.counts({version_id: words_text for version_id, _, words_text in rows}, words))
+    lengths = {version_id: length for (version_id, _, _), length in zip(rows, counted[0], strict=True)}
+    frequencies = {(rows[n][0], word): count for word, found in counted[1].items() for n, count in found.items()}
+    return owners, lengths, frequencies
 
 
 def _bm25(lengths: dict[int, int], frequencies: dict[tuple[int, str], int], words: list[str],
